@@ -1,0 +1,144 @@
+/**
+ * The experiment config schema (zod). YAML keys are snake_case; sizes are MiB after
+ * parsing, durations milliseconds. A scalar workload parameter may be a list: the
+ * experiment expands into one run per combination (see experiment/expand.ts).
+ */
+import { z } from 'zod';
+import { parseDurationMs, parseSizeMiB } from './units.js';
+
+const sizeMiB = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const mib = parseSizeMiB(v);
+  if (mib === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a size such as 512M, 1G or a number of MiB, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return mib;
+});
+
+const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDurationMs(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a duration such as 90s, 2m or a number of seconds, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** "25%" of guest memory, or an absolute size. */
+export type ResidentLimit = { percent: number } | { mib: number };
+const residentLimit = z.union([z.number(), z.string()]).transform((v, ctx): ResidentLimit => {
+  if (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*%\s*$/.test(v)) {
+    const percent = parseFloat(v);
+    if (percent > 0 && percent <= 100) return { percent };
+  } else {
+    const mib = parseSizeMiB(v);
+    if (mib !== undefined) return { mib };
+  }
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a percentage of guest memory (25%) or a size (128M), got ${JSON.stringify(v)}` });
+  return z.NEVER;
+});
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'use lower-case letters, digits, - and _ (at most 40)');
+
+const timeouts = z.object({
+  boot: durationMs.default(180),
+  ssh: durationMs.default(180),
+  command: durationMs.default(1800),
+  shutdown: durationMs.default(20),
+}).strict();
+
+export const vmSchema = z.object({
+  name,
+  memory: sizeMiB,
+  vcpus: z.number().int().min(1).max(64).default(1),
+  accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+  image: z.literal('default').default('default'),
+  qemu_args: z.array(z.string()).default([]),
+  timeouts: timeouts.default({}),
+}).strict();
+
+const fluidmemArm = z.object({
+  name,
+  kind: z.literal('fluidmem'),
+  backend: z.enum(['redis', 'dram']),
+  resident: residentLimit,
+}).strict();
+
+const swapArm = z.object({
+  name,
+  kind: z.literal('swap'),
+  resident: residentLimit,
+  swap_on: z.enum(['tmpfs', 'disk']),
+  swap_size: sizeMiB.optional(),
+}).strict();
+
+const noneArm = z.object({ name, kind: z.literal('none') }).strict();
+
+export const armSchema = z.discriminatedUnion('kind', [fluidmemArm, swapArm, noneArm]);
+
+function oneOrMany<T extends z.ZodTypeAny>(t: T) {
+  return z.union([t, z.array(t).min(1)]);
+}
+
+export const pmbenchSchema = z.object({
+  duration: oneOrMany(z.number().int().min(1)).default(10),
+  mapsize: oneOrMany(sizeMiB).optional(),
+  setsize: oneOrMany(sizeMiB),
+  pattern: oneOrMany(z.enum(['linear', 'uniform', 'normal', 'pareto', 'zipf'])).default('uniform'),
+  shape: oneOrMany(z.number()).optional(),
+  jobs: oneOrMany(z.number().int().min(1)).default(1),
+  ratio: oneOrMany(z.number().int().min(0).max(100)).default(50),
+  cold: z.boolean().default(false),
+  initialize: z.boolean().default(false),
+  timestamp: z.enum(['rdtsc', 'rdtscp']).optional(),
+  binary: z.string().optional(),
+}).strict();
+
+export const memverifySchema = z.object({
+  size: sizeMiB,
+  passes: z.number().int().min(1).default(2),
+}).strict();
+
+export const workloadSchema = z.object({
+  command: z.array(z.string()).min(1).optional(),
+  pmbench: pmbenchSchema.optional(),
+  memverify: memverifySchema.optional(),
+}).strict().refine((w) => w.command || w.pmbench || w.memverify, {
+  message: 'a workload needs one of: command, pmbench, memverify',
+});
+
+export const redisSchema = z.object({
+  url: z.string().regex(/^(embedded|redis:\/\/.+|unix:\/\/\/.+)$/, "use 'embedded', redis://HOST:PORT or unix:///PATH").default('embedded'),
+  password_env: z.string().optional(),
+}).strict();
+
+export const configSchema = z.object({
+  name,
+  description: z.string().optional(),
+  vms: z.array(vmSchema).min(1),
+  arms: z.array(armSchema).min(1).default([{ name: 'dram', kind: 'none' }]),
+  workload: workloadSchema,
+  repetitions: z.number().int().min(1).max(100).default(1),
+  redis: redisSchema.default({}),
+  results_dir: z.string().default('results'),
+}).strict().superRefine((c, ctx) => {
+  const seen = new Set<string>();
+  c.vms.forEach((vm, i) => {
+    if (seen.has(vm.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['vms', i, 'name'], message: `duplicate VM name '${vm.name}'` });
+    seen.add(vm.name);
+  });
+  const arms = new Set<string>();
+  c.arms.forEach((a, i) => {
+    if (arms.has(a.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['arms', i, 'name'], message: `duplicate arm name '${a.name}'` });
+    arms.add(a.name);
+  });
+  if (c.redis.url !== 'embedded' && c.redis.url.startsWith('redis://') && !c.redis.password_env) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['redis', 'password_env'], message: 'a TCP Redis needs a password: set password_env to the name of an environment variable holding it' });
+  }
+});
+
+export type ExperimentConfig = z.infer<typeof configSchema>;
+export type VmConfig = z.infer<typeof vmSchema>;
+export type ArmConfig = z.infer<typeof armSchema>;
+export type PmbenchConfig = z.infer<typeof pmbenchSchema>;
+export type WorkloadConfig = z.infer<typeof workloadSchema>;

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config/load.js';
+
+const good = `name: t
+vms:
+  - name: vm0
+    memory: 256M
+workload:
+  command: [uname, -r]
+`;
+
+function problems(src: string): string[] {
+  try {
+    parseConfig(src, 'x.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config', () => {
+  it('accepts a minimal config and applies defaults', () => {
+    const c = parseConfig(good, 'x.yaml');
+    expect(c.vms[0]).toMatchObject({ name: 'vm0', memory: 256, vcpus: 1, accelerator: 'auto' });
+    expect(c.vms[0]!.timeouts.boot).toBe(180_000);
+    expect(c.arms).toEqual([{ name: 'dram', kind: 'none' }]);
+  });
+
+  it('names file:line:col and suggests a key for an unknown key', () => {
+    const p = problems(good.replace('memory: 256M', 'memory: 256M\n    memroy: 1'));
+    expect(p).toEqual(["x.yaml:5:5: vms[0].memroy: unknown key 'memroy' (did you mean 'memory'?)"]);
+  });
+
+  it('reports wrong types at the value', () => {
+    expect(problems(good.replace('memory: 256M', 'memory: lots'))).toEqual([
+      'x.yaml:4:13: vms[0].memory: expected a size such as 512M, 1G or a number of MiB, got "lots"',
+    ]);
+    expect(problems(good.replace('- name: vm0', '- name: vm0\n    vcpus: two'))).toEqual([
+      'x.yaml:4:12: vms[0].vcpus: expected number, got string',
+    ]);
+  });
+
+  it('reports a missing field at its parent', () => {
+    expect(problems(good.replace('    memory: 256M\n', ''))).toEqual([
+      'x.yaml:3:5: vms[0].memory: missing required field (expected number)',
+    ]);
+  });
+
+  it('reports bad enum values with the allowed ones', () => {
+    expect(problems(good.replace('memory: 256M', 'memory: 256M\n    accelerator: hvf'))).toEqual([
+      "x.yaml:5:18: vms[0].accelerator: expected one of 'auto', 'kvm', 'tcg', got 'hvf'",
+    ]);
+  });
+
+  it('reports YAML syntax errors with a position', () => {
+    const p = problems('name: t\nvms: [\n');
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^x\.yaml:\d+:\d+: invalid YAML: /);
+  });
+
+  it('follows discriminated unions for unknown keys', () => {
+    const src = `${good}arms:\n  - name: a\n    kind: swap\n    resident: 25%\n    swap_onn: tmpfs\n`;
+    expect(problems(src)).toContain("x.yaml:11:5: arms[0].swap_onn: unknown key 'swap_onn' (did you mean 'swap_on'?)");
+  });
+
+  it('requires a password for a TCP Redis', () => {
+    expect(problems(`${good}redis:\n  url: redis://127.0.0.1:6379\n`)).toEqual([
+      'x.yaml:8:3: redis.password_env: a TCP Redis needs a password: set password_env to the name of an environment variable holding it',
+    ]);
+  });
+});
