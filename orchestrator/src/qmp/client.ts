@@ -1,0 +1,162 @@
+/**
+ * A small typed QMP client. Connects to QEMU's QMP Unix socket, reads the greeting,
+ * negotiates capabilities, then matches replies to commands by id. Asynchronous events
+ * are emitted as 'event' and can be awaited with waitForEvent(). When QEMU goes away,
+ * every pending command fails with QmpClosedError.
+ */
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { encodeMessage, LineSplitter } from './framing.js';
+import type { QmpCommandName, QmpCommands, QmpEvent, QmpGreeting } from './types.js';
+
+export class QmpError extends Error {
+  override name = 'QmpError';
+  constructor(readonly command: string, readonly errorClass: string, desc: string) {
+    super(`QMP ${command} failed: ${errorClass}: ${desc}`);
+  }
+}
+
+export class QmpClosedError extends Error {
+  override name = 'QmpClosedError';
+}
+
+export class QmpTimeoutError extends Error {
+  override name = 'QmpTimeoutError';
+}
+
+export interface QmpConnectOptions {
+  /** Time allowed for connect + greeting + capabilities. */
+  timeoutMs?: number;
+  /** Default per-command timeout. */
+  commandTimeoutMs?: number;
+}
+
+interface Pending {
+  command: string;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class QmpClient extends EventEmitter {
+  private readonly pending = new Map<string, Pending>();
+  private readonly splitter = new LineSplitter();
+  private nextId = 1;
+  private closedError: Error | undefined;
+  greeting: QmpGreeting | undefined;
+  readonly events: QmpEvent[] = [];
+
+  private constructor(private readonly socket: Socket, private readonly commandTimeoutMs: number) {
+    super();
+  }
+
+  static async connect(path: string, opts: QmpConnectOptions = {}): Promise<QmpClient> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const socket = connect(path);
+    socket.setEncoding('utf8');
+    const client = new QmpClient(socket, opts.commandTimeoutMs ?? 30_000);
+    const greeting = new Promise<QmpGreeting>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new QmpTimeoutError(`no QMP greeting on ${path} within ${timeoutMs} ms`)), timeoutMs);
+      client.once('greeting', (g: QmpGreeting) => { clearTimeout(timer); resolve(g); });
+      client.once('close', (err: Error) => { clearTimeout(timer); reject(err); });
+    });
+    socket.on('data', (chunk: string) => client.onData(chunk));
+    socket.on('error', (err) => client.onClose(new QmpClosedError(`QMP socket ${path}: ${err.message}`)));
+    socket.on('close', () => client.onClose(new QmpClosedError(`QEMU closed the QMP connection on ${path} (did QEMU exit? see its log)`)));
+    try {
+      client.greeting = await greeting;
+      await client.execute('qmp_capabilities', {}, { timeoutMs });
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return client;
+  }
+
+  private onData(chunk: string): void {
+    for (const line of this.splitter.push(chunk)) {
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        this.emit('protocol-error', new Error(`QMP sent a line that is not JSON: ${line.slice(0, 200)}`));
+        continue;
+      }
+      if ('QMP' in msg) this.emit('greeting', msg as unknown as QmpGreeting);
+      else if ('event' in msg) {
+        const ev = msg as unknown as QmpEvent;
+        this.events.push(ev);
+        this.emit('event', ev);
+      } else if ('id' in msg) this.settle(String(msg.id), msg);
+    }
+  }
+
+  private settle(id: string, msg: Record<string, unknown>): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if ('error' in msg) {
+      const e = msg.error as { class?: string; desc?: string };
+      p.reject(new QmpError(p.command, e.class ?? 'GenericError', e.desc ?? 'unknown error'));
+    } else p.resolve(msg.return);
+  }
+
+  private onClose(err: Error): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new QmpClosedError(`${err.message} (while waiting for ${p.command})`));
+      this.pending.delete(id);
+    }
+    this.emit('close', err);
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  execute<C extends QmpCommandName>(
+    command: C,
+    args?: QmpCommands[C]['args'],
+    opts: { timeoutMs?: number } = {},
+  ): Promise<QmpCommands[C]['ret']> {
+    if (this.closedError) return Promise.reject(new QmpClosedError(`${this.closedError.message} (cannot send ${command})`));
+    const id = `fl-${this.nextId++}`;
+    const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new QmpTimeoutError(`QMP ${command} got no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
+      this.socket.write(encodeMessage(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id }));
+    });
+  }
+
+  /** Resolves with the first event named `name` that arrives after this call (or already
+   * arrived, when `includePast`), rejects on timeout or when QEMU goes away. */
+  waitForEvent(name: string, opts: { timeoutMs: number; includePast?: boolean }): Promise<QmpEvent> {
+    if (opts.includePast) {
+      const past = this.events.find((e) => e.event === name);
+      if (past) return Promise.resolve(past);
+    }
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('event', onEvent);
+        this.off('close', onClose);
+      };
+      const onEvent = (ev: QmpEvent) => { if (ev.event === name) { done(); resolve(ev); } };
+      const onClose = (err: Error) => { done(); reject(err); };
+      const timer = setTimeout(() => { done(); reject(new QmpTimeoutError(`no QMP ${name} event within ${opts.timeoutMs} ms`)); }, opts.timeoutMs);
+      this.on('event', onEvent);
+      this.on('close', onClose);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
