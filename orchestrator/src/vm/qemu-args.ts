@@ -1,0 +1,53 @@
+/** Builds QEMU's command line as an argument array from a typed description of the VM. */
+
+export type Accelerator = 'kvm' | 'tcg';
+
+export interface DiskSpec {
+  path: string;
+  /** 'none' bypasses the host page cache (O_DIRECT; not supported on tmpfs). */
+  cache: 'none' | 'writeback';
+}
+
+export interface QemuSpec {
+  name: string;
+  memoryMiB: number;
+  vcpus: number;
+  accelerator: Accelerator;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  qmpSocket: string;
+  serialLog: string;
+  sshPort: number;
+  disks?: DiskSpec[];
+  extraArgs?: string[];
+}
+
+export function qemuArgs(spec: QemuSpec): string[] {
+  const args = [
+    '-name', `${spec.name},process=fluidlab-${spec.name}`,
+    '-machine', 'pc',
+    '-accel', spec.accelerator,
+    '-cpu', spec.accelerator === 'kvm' ? 'host' : 'max',
+    '-m', `${spec.memoryMiB}M`,
+    '-smp', String(spec.vcpus),
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-no-reboot',
+    '-S',
+    '-qmp', `unix:${spec.qmpSocket},server=on,wait=off`,
+    '-serial', `file:${spec.serialLog}`,
+    '-kernel', spec.kernel,
+    '-initrd', spec.initrd,
+    '-append', spec.cmdline,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    '-device', 'virtio-net-pci,netdev=net0',
+    '-device', 'virtio-balloon-pci',
+    '-device', 'pvpanic',
+  ];
+  (spec.disks ?? []).forEach((d, i) => {
+    args.push('-drive', `file=${d.path},if=none,id=disk${i},format=raw,cache=${d.cache}${d.cache === 'none' ? ',aio=threads' : ''}`);
+    args.push('-device', `virtio-blk-pci,drive=disk${i}`);
+  });
+  args.push(...(spec.extraArgs ?? []));
+  return args;
+}
