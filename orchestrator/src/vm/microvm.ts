@@ -165,6 +165,10 @@ export class MicroVM {
     return this.finish();
   }
 
+  dispose(): Promise<void> {
+    return this.shutdown();
+  }
+
   /** Immediate teardown (error paths and signals). */
   async kill(): Promise<void> {
     this.stopped = true;

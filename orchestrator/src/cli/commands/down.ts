@@ -1,0 +1,34 @@
+import { basename, join } from 'node:path';
+import type { Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { parseArgs } from '../args.js';
+import { listRunDirs, reapRunDir, runsRoot } from '../../process/lease.js';
+
+export const downCommand: Command = {
+  name: 'down',
+  usage: 'down [RUN-ID|--all] [--force]',
+  summary: 'stop what crashed runs left behind (QEMU, handler, Redis)',
+  async run(argv) {
+    const args = parseArgs(argv, { boolean: ['all', 'force'] });
+    const all = args.flags.has('all');
+    if (!all && args.positional.length === 0) throw new UsageError('name a run id or use --all');
+    const dirs = all ? listRunDirs() : args.positional.map((id) => join(runsRoot(), basename(id)));
+    let reaped = 0;
+    for (const dir of dirs) {
+      const r = await reapRunDir(dir, { force: args.flags.has('force') || !all });
+      if (!r) {
+        if (!all) console.error(`down: no lease in ${dir} (nothing to stop)`);
+        continue;
+      }
+      if (r.ownerAlive && !args.flags.has('force') && all) {
+        console.log(`${r.runId}: still running (orchestrator pid alive); use 'down ${r.runId}' to stop it`);
+        continue;
+      }
+      reaped++;
+      const what = r.killed.map((p) => `${p.role} (pid ${p.pid})`).join(', ') || 'no live processes';
+      console.log(`${r.runId}: stopped ${what}`);
+    }
+    if (all && reaped === 0) console.log('down: nothing to reap');
+    return 0;
+  },
+};

@@ -1,0 +1,62 @@
+/**
+ * A run context: the run id, its private run directory (sockets, logs, lease) and the
+ * resources it owns. `dispose()` tears them down newest first; it is also registered for
+ * SIGINT/SIGTERM, so Ctrl-C leaves no QEMU, handler or Redis behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { onSignalExit } from '../process/cleanup.js';
+import { Lease, runsRoot } from '../process/lease.js';
+
+export interface Disposable {
+  dispose(): Promise<void>;
+}
+
+export function newRunId(prefix: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `${prefix}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export class RunContext {
+  readonly runDir: string;
+  readonly lease: Lease;
+  private readonly owned: Disposable[] = [];
+  private readonly unregister: () => void;
+  private disposed = false;
+
+  constructor(readonly runId: string, opts: { keepRunDir?: boolean } = {}) {
+    this.runDir = join(runsRoot(), runId);
+    this.lease = new Lease(this.runDir, runId);
+    this.keepRunDir = opts.keepRunDir ?? false;
+    this.unregister = onSignalExit(() => this.dispose());
+  }
+
+  private readonly keepRunDir: boolean;
+
+  /** Takes ownership of a resource; returns it for chaining. */
+  own<T extends Disposable>(resource: T): T {
+    this.owned.push(resource);
+    return resource;
+  }
+
+  /** Disposes one owned resource early (e.g. a VM between runs). */
+  async release(resource: Disposable): Promise<void> {
+    const i = this.owned.indexOf(resource);
+    if (i >= 0) this.owned.splice(i, 1);
+    await resource.dispose();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.unregister();
+    const errors: string[] = [];
+    for (const r of this.owned.reverse()) {
+      try { await r.dispose(); } catch (err) { errors.push((err as Error).message); }
+    }
+    this.owned.length = 0;
+    if (!this.keepRunDir) rmSync(this.runDir, { recursive: true, force: true });
+    if (errors.length) throw new Error(`cleanup of run ${this.runId} had errors: ${errors.join('; ')}`);
+  }
+}
