@@ -1,7 +1,9 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { downCommand } from './commands/down.js';
+import { validateCommand } from './commands/validate.js';
 
-const commands: Command[] = [];
+const commands: Command[] = [validateCommand, downCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);
