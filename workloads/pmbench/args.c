@@ -21,7 +21,7 @@ const char *pattern_name(enum pattern p) { return pattern_names[p]; }
 const char *tsops_name(enum tsops t) { return t == TS_RDTSC ? "rdtsc" : "rdtscp"; }
 const char *access_name(enum access_mode a) { return a == ACC_HISTO ? "histo" : "touch"; }
 
-static void usage_error(const char *fmt, const char *arg)
+static __attribute__((noreturn)) void usage_error(const char *fmt, const char *arg)
 {
     fputs("pmbench: ", stderr);
     fprintf(stderr, fmt, arg);
@@ -29,7 +29,7 @@ static void usage_error(const char *fmt, const char *arg)
     exit(EXIT_USAGE);
 }
 
-static void range_error(const char *what, long got)
+static __attribute__((noreturn)) void range_error(const char *what, long got)
 {
     fprintf(stderr, "pmbench: %s (got %ld)\n", what, got);
     exit(1);
