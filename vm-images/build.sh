@@ -89,6 +89,7 @@ mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/fluidlab-image.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- kernel package (.deb)
 if [[ -z "$KERNEL_DEB" ]]; then
@@ -219,12 +220,13 @@ cp "$MODDIR/modules.builtin" "$ROOT/lib/modules/$KREL/"
 WORKLOAD_NAMES=()
 if [[ -n "$WORKLOADS" ]]; then
   while IFS= read -r -d '' f; do
+    [[ -f "$f" ]] || continue   # symlinks to non-files
     name="$(basename "$f")"
     cp "$f" "$ROOT/opt/fluidlab/bin/$name"
     chmod 755 "$ROOT/opt/fluidlab/bin/$name"
     ln -sf "/opt/fluidlab/bin/$name" "$ROOT/usr/local/bin/$name"
     WORKLOAD_NAMES+=("$name")
-  done < <(find "$WORKLOADS" -mindepth 1 -maxdepth 1 \( -type f -o -type l \) -print0 | sort -z)
+  done < <(find "$WORKLOADS" -mindepth 1 -maxdepth 1 \( -type f -o -type l \) -print0 | LC_ALL=C sort -z)
 fi
 
 # accounts, config

@@ -1,9 +1,11 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { downCommand } from './commands/down.js';
+import { execCommand } from './commands/exec.js';
 import { validateCommand } from './commands/validate.js';
+import { imageCommand } from './commands/image.js';
 
-const commands: Command[] = [validateCommand, downCommand];
+const commands: Command[] = [validateCommand, execCommand, downCommand, imageCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);
