@@ -1,0 +1,74 @@
+/**
+ * The embedded key-value store: a redis-server owned by the run, listening only on a Unix
+ * socket (mode 0600) in the run directory, with persistence off. Stopped on dispose.
+ */
+import { join } from 'node:path';
+import { ManagedChild } from '../process/child.js';
+import type { Lease } from '../process/lease.js';
+import { RedisStore } from './redis-client.js';
+
+export interface EmbeddedRedisOptions {
+  runDir: string;
+  lease?: Lease;
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+export class EmbeddedRedis {
+  readonly socketPath: string;
+  private constructor(private readonly child: ManagedChild, socketPath: string) {
+    this.socketPath = socketPath;
+  }
+
+  get url(): string {
+    return `unix://${this.socketPath}`;
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  static async start(opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
+    const socketPath = join(opts.runDir, 'redis.sock');
+    const child = new ManagedChild({
+      role: 'redis',
+      file: opts.binary ?? 'redis-server',
+      args: [
+        '--port', '0',
+        '--unixsocket', socketPath,
+        '--unixsocketperm', '600',
+        '--save', '',
+        '--appendonly', 'no',
+        '--dir', opts.runDir,
+        '--daemonize', 'no',
+        '--protected-mode', 'yes',
+      ],
+      logFile: join(opts.runDir, 'redis.log'),
+      lease: opts.lease,
+    });
+    const server = new EmbeddedRedis(child, socketPath);
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+    for (;;) {
+      if (child.hasExited) throw new Error(`embedded Redis failed to start: ${child.describeExit()}\n${child.logTail()}`);
+      try {
+        const store = await RedisStore.connect({ url: server.url, connectTimeoutMs: 1000 });
+        await store.close();
+        return server;
+      } catch {
+        if (Date.now() > deadline) {
+          await child.stop();
+          throw new Error(`embedded Redis did not answer on ${socketPath} within ${opts.startTimeoutMs ?? 10_000} ms\n${child.logTail()}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  get alive(): boolean {
+    return !this.child.hasExited;
+  }
+
+  async dispose(): Promise<void> {
+    await this.child.stop(3000);
+  }
+}
