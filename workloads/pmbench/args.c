@@ -160,8 +160,11 @@ void parse_args(int argc, char **argv, struct params *p)
 
     if (p->duration < 1) range_error("duration must be at least 1 second", p->duration);
     if (p->setsize_mib < 1) range_error("setsize must be at least 1 MiB", p->setsize_mib);
-    if (p->mapsize_mib < p->setsize_mib)
-        range_error("mapsize must not be smaller than setsize", p->mapsize_mib);
+    if (p->mapsize_mib < p->setsize_mib) {
+        fprintf(stderr, "pmbench: mapsize (%ld MiB) must not be smaller than setsize (%ld MiB)\n",
+                p->mapsize_mib, p->setsize_mib);
+        exit(1);
+    }
     if (p->jobs < 1) range_error("jobs must be at least 1", p->jobs);
     if (p->ratio < 0 || p->ratio > 100) range_error("ratio must be 0-100", p->ratio);
     if (p->offset > 1023) range_error("offset must be 0-1023", p->offset);
