@@ -1,12 +1,13 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { pmbenchCommand } from './commands/pmbench.js';
 import { doctorCommand } from './commands/doctor.js';
 import { downCommand } from './commands/down.js';
 import { execCommand } from './commands/exec.js';
 import { validateCommand } from './commands/validate.js';
 import { imageCommand } from './commands/image.js';
 
-const commands: Command[] = [validateCommand, execCommand, downCommand, doctorCommand, imageCommand];
+const commands: Command[] = [validateCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);
