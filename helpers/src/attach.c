@@ -1,0 +1,344 @@
+/* attach.c -- libfluidmem-attach.so: hands an unmodified QEMU's guest RAM to fluidmem-monitor.
+ *
+ * Loaded with LD_PRELOAD. It interposes mmap/mmap64 and waits for the first mapping that
+ * looks like QEMU's guest RAM: MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS of exactly
+ * FLUIDMEM_REGION_BYTES. For that mapping it
+ *   1. disables THP (and later ignores QEMU's MADV_HUGEPAGE/MADV_MERGEABLE on it),
+ *   2. creates a userfaultfd (MISSING mode, MOVE, EVENT_REMOVE/UNMAP) and registers the
+ *      region plus a private staging area of FM_STAGING_PAGES pages,
+ *   3. connects to FLUIDMEM_SOCKET and sends the uffd (SCM_RIGHTS) with a JSON hello,
+ *   4. starts the eviction agent thread, then returns the mapping to QEMU.
+ * The agent performs UFFDIO_MOVE on the monitor's behalf (the kernel only allows it
+ * from a thread of the registered process) and frees staging slots; see proto.h.
+ *
+ * Fail closed: this library keeps its own reference to the uffd, so if the monitor
+ * dies the kernel never falls back to zero pages; faulting threads block and the
+ * watchdog thread sees the socket hang up and terminates the process (exit 70). If
+ * the monitor cannot be reached at attach time the process exits the same way. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "uffd_compat.h"
+#include "proto.h"
+
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+
+static mmap_fn real_mmap_p, real_mmap64_p;
+static atomic_int captured;
+static uintptr_t region_base, staging_base;
+static size_t region_len;
+static int uffd = -1, sock = -1;
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	dprintf(2, "fluidmem-attach: %s; terminating to avoid running with unmanaged guest memory\n", msg);
+	_exit(FM_EXIT_CODE);
+}
+
+static size_t env_region_bytes(void)
+{
+	const char *s = getenv("FLUIDMEM_REGION_BYTES");
+	if (!s || !*s)
+		return 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	return *end ? 0 : (size_t)v;
+}
+
+static int sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+static uint64_t probe_features(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (fd < 0)
+		die("userfaultfd() failed: %s", strerror(errno));
+	struct uffdio_api api = {.api = UFFD_API, .features = 0};
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		die("UFFDIO_API failed: %s", strerror(errno));
+	close(fd);
+	return api.features;
+}
+
+static void register_range(uintptr_t start, size_t len)
+{
+	struct uffdio_register reg = {.range = {.start = start, .len = len},
+				      .mode = UFFDIO_REGISTER_MODE_MISSING};
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+		die("UFFDIO_REGISTER failed: %s", strerror(errno));
+	if (!(reg.ioctls & ((__u64)1 << _UFFDIO_MOVE)))
+		die("kernel offers no UFFDIO_MOVE on the registered range");
+}
+
+static void send_all(const void *buf, size_t len)
+{
+	if (send(sock, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		die("lost connection to fluidmem-monitor (send: %s)", strerror(errno));
+}
+
+/* ---- agent: executes EVICT / FREE requests in order ---- */
+
+static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
+{
+	for (uint32_t i = 0; i < h->count; i++) {
+		struct uffdio_move mv = {
+			.dst = staging_base + (uint64_t)e[i].slot * FM_PAGE_SIZE,
+			.src = region_base + e[i].page * FM_PAGE_SIZE,
+			.len = FM_PAGE_SIZE,
+			.mode = 0,
+		};
+		int st = 0;
+		for (;;) {
+			mv.move = 0;
+			if (ioctl(uffd, UFFDIO_MOVE, &mv) == 0) {
+				st = 0;
+				break;
+			}
+			if (errno == EAGAIN && mv.move <= 0) { /* mmap changing: event pending */
+				sched_yield();
+				continue;
+			}
+			st = errno;
+			break;
+		}
+		e[i].status = st;
+	}
+	h->type = FM_EVICTED;
+	send_all(h, sizeof *h + h->count * sizeof *e);
+}
+
+static void *agent_main(void *arg)
+{
+	(void)arg;
+	static _Alignas(8) unsigned char buf[FM_MSG_MAX];
+	for (;;) {
+		ssize_t n = recv(sock, buf, sizeof buf, 0);
+		if (n == 0)
+			die("fluidmem-monitor closed the connection");
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("lost connection to fluidmem-monitor (recv: %s)", strerror(errno));
+		}
+		struct fm_hdr *h = (struct fm_hdr *)buf;
+		if ((size_t)n < sizeof *h)
+			die("short message from fluidmem-monitor");
+		if (h->type == FM_EVICT) {
+			if (h->count > FM_BATCH_MAX ||
+			    (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent))
+				die("malformed EVICT message");
+			agent_evict(h, (struct fm_evict_ent *)(h + 1));
+		} else if (h->type == FM_FREE) {
+			if (h->arg + h->count > FM_STAGING_PAGES)
+				die("malformed FREE message");
+			if (sys_madvise((void *)(staging_base + h->arg * FM_PAGE_SIZE),
+					(size_t)h->count * FM_PAGE_SIZE, MADV_DONTNEED) < 0)
+				die("madvise(staging, DONTNEED) failed: %s", strerror(errno));
+		} else {
+			die("unknown message type %u from fluidmem-monitor", h->type);
+		}
+	}
+	return NULL;
+}
+
+/* The agent may be blocked in madvise() waiting for the monitor to read a REMOVE
+ * event; this thread notices a dead monitor regardless. */
+static void *watchdog_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p = {.fd = sock, .events = POLLRDHUP};
+		int r = poll(&p, 1, -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)))
+			die("lost connection to fluidmem-monitor (handler died?)");
+	}
+	return NULL;
+}
+
+static void start_thread(void *(*fn)(void *))
+{
+	pthread_t t;
+	pthread_attr_t a;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* QEMU's signals stay with QEMU's threads */
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	int rc = pthread_create(&t, &a, fn, NULL);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		die("pthread_create failed: %s", strerror(rc));
+}
+
+static void json_escape(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 7 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20) {
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = 0;
+}
+
+static void attach_region(void *addr, size_t len)
+{
+	const char *path = getenv("FLUIDMEM_SOCKET");
+	const char *vmid = getenv("FLUIDMEM_VM_ID");
+	char vmid_esc[256], buf[FM_HELLO_MAX];
+	if (!path || !*path)
+		die("FLUIDMEM_SOCKET is not set");
+	if (!vmid || !*vmid)
+		vmid = "vm";
+	json_escape(vmid_esc, sizeof vmid_esc, vmid);
+
+	region_base = (uintptr_t)addr;
+	region_len = len;
+	if (sys_madvise(addr, len, MADV_NOHUGEPAGE) < 0)
+		die("madvise(NOHUGEPAGE) failed: %s", strerror(errno));
+
+	uint64_t have = probe_features();
+	if (!(have & UFFD_FEATURE_MOVE))
+		die("kernel lacks UFFD_FEATURE_MOVE (needs Linux >= 6.8)");
+	uint64_t want = UFFD_FEATURE_MOVE | (have & (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP));
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		die("userfaultfd() failed: %s", strerror(errno));
+	struct uffdio_api api = {.api = UFFD_API, .features = want};
+	if (ioctl(uffd, UFFDIO_API, &api) < 0)
+		die("UFFDIO_API(features=0x%" PRIx64 ") failed: %s", want, strerror(errno));
+
+	size_t slen = (size_t)FM_STAGING_PAGES * FM_PAGE_SIZE;
+	void *st = real_mmap_p(NULL, slen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED)
+		die("mmap(staging) failed: %s", strerror(errno));
+	staging_base = (uintptr_t)st;
+	sys_madvise(st, slen, MADV_NOHUGEPAGE);
+	register_range(region_base, len);
+	register_range(staging_base, slen);
+
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		die("socket() failed: %s", strerror(errno));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		die("FLUIDMEM_SOCKET path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	if (connect(sock, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die("cannot reach fluidmem-monitor at %s: %s", path, strerror(errno));
+
+	int n = snprintf(buf, sizeof buf,
+			 "{\"vm_id\":\"%s\",\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,"
+			 "\"page_size\":%u,\"staging_base\":%" PRIuPTR ",\"staging_pages\":%u,"
+			 "\"features\":%" PRIu64 "}",
+			 vmid_esc, (int)getpid(), region_base, len, FM_PAGE_SIZE, staging_base,
+			 FM_STAGING_PAGES, (uint64_t)api.features);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &uffd, sizeof(int));
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != n)
+		die("sending hello to fluidmem-monitor failed: %s", strerror(errno));
+
+	struct timeval tv = {.tv_sec = 30};
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	ssize_t r = recv(sock, buf, sizeof buf - 1, 0);
+	if (r <= 0)
+		die("no answer from fluidmem-monitor at %s: %s", path, r == 0 ? "closed" : strerror(errno));
+	buf[r] = 0;
+	if (!strstr(buf, "\"ok\":true"))
+		die("fluidmem-monitor refused the region: %s", buf);
+	tv.tv_sec = 0;
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	start_thread(agent_main);
+	start_thread(watchdog_main);
+}
+
+static void resolve(void)
+{
+	if (!real_mmap_p)
+		real_mmap_p = (mmap_fn)dlsym(RTLD_NEXT, "mmap");
+	if (!real_mmap64_p)
+		real_mmap64_p = (mmap_fn)dlsym(RTLD_NEXT, "mmap64");
+	if (!real_mmap64_p)
+		real_mmap64_p = real_mmap_p;
+}
+
+static void *maybe_capture(void *p, size_t len, int prot, int flags)
+{
+	const int need = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
+	if (p == MAP_FAILED || (flags & need) != need || !(prot & PROT_WRITE))
+		return p;
+	size_t want = env_region_bytes();
+	if (!want || len != want)
+		return p;
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&captured, &expected, 1))
+		return p;
+	attach_region(p, len);
+	return p;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	resolve();
+	return maybe_capture(real_mmap_p(addr, len, prot, flags, fd, off), len, prot, flags);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	resolve();
+	return maybe_capture(real_mmap64_p(addr, len, prot, flags, fd, off), len, prot, flags);
+}
+
+/* QEMU asks for THP and KSM on guest RAM; both would defeat 4 KiB UFFDIO_MOVE. */
+int madvise(void *addr, size_t len, int advice)
+{
+	uintptr_t a = (uintptr_t)addr;
+	if (atomic_load(&captured) && region_len && a < region_base + region_len &&
+	    a + len > region_base && (advice == MADV_HUGEPAGE || advice == MADV_MERGEABLE))
+		return 0;
+	return sys_madvise(addr, len, advice);
+}

@@ -1,0 +1,232 @@
+/* monitor.c -- fluidmem-monitor: main program and event loop.
+ *
+ *   fluidmem-monitor --socket PATH --control PATH
+ *                    --backend redis://HOST:PORT|unix:///PATH|dram --capacity PAGES
+ *                    [--key-prefix PREFIX]          (Redis password: FLUIDMEM_REDIS_PASSWORD)
+ *
+ * One thread, one epoll set: the attach listener (SOCK_SEQPACKET; each connection
+ * starts with a hello carrying the userfaultfd), every VM's agent socket and uffd,
+ * the Redis connections, control clients and a signalfd. After each batch of events
+ * the loop lets deferred faults and evictions make progress, writes out pipelined
+ * Redis commands and answers control requests that were waiting. SIGTERM/SIGINT:
+ * detach every VM (deleting its remote keys), wait for Redis to acknowledge, remove
+ * both sockets, exit 0. Prints "fluidmem-monitor: ready" once both sockets listen. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "monitor.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fluidmem-monitor --socket PATH --control PATH "
+			"--backend redis://HOST:PORT|unix:///PATH|dram --capacity PAGES [--key-prefix PREFIX]\n");
+	exit(2);
+}
+
+struct hello_conn { int fd; struct epref ep; };
+
+static void hello_reply(int fd, const char *msg)
+{
+	send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void on_hello(struct hello_conn *h)
+{
+	char buf[FM_HELLO_MAX + 1], cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = {.iov_base = buf, .iov_len = FM_HELLO_MAX};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	ssize_t n = recvmsg(h->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	int uffd = -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int fds[4];
+			size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(cm), nfd * sizeof(int));
+			for (size_t i = 0; i < nfd; i++) {
+				if (uffd < 0)
+					uffd = fds[i];
+				else
+					close(fds[i]);
+			}
+		}
+	epoll_ctl(M.epfd, EPOLL_CTL_DEL, h->fd, NULL);
+	char err[256] = "";
+	struct vm *vm = NULL;
+	if (n <= 0)
+		snprintf(err, sizeof err, "no hello");
+	else if (uffd < 0)
+		snprintf(err, sizeof err, "hello carried no userfaultfd");
+	else {
+		buf[n] = 0;
+		vm = vm_create(h->fd, uffd, buf, err, sizeof err);
+	}
+	if (vm) {
+		hello_reply(h->fd, "{\"ok\":true}");
+	} else {
+		char out[400];
+		logmsg("refused attach: %s", err);
+		snprintf(out, sizeof out, "{\"ok\":false,\"error\":\"%s\"}", err);
+		hello_reply(h->fd, out);
+		close(h->fd);
+		if (uffd >= 0)
+			close(uffd);
+	}
+	free(h);
+}
+
+static void on_attach_listen(int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct hello_conn *h = calloc(1, sizeof *h);
+		if (!h) {
+			close(fd);
+			continue;
+		}
+		h->fd = fd;
+		h->ep.kind = EP_HELLO;
+		h->ep.ptr = h;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &h->ep};
+		epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+static void reap_vms(void)
+{
+	for (struct vm **pp = &M.vms; *pp;) {
+		struct vm *v = *pp;
+		if (v->dead) {
+			*pp = v->next;
+			free(v);
+		} else {
+			pp = &v->next;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock_path = NULL, *ctl_path = NULL, *backend = NULL;
+	long long cap = -1;
+	M.key_prefix = "fluidmem:";
+	static const struct option opts[] = {
+		{"socket", required_argument, 0, 's'},   {"control", required_argument, 0, 'c'},
+		{"backend", required_argument, 0, 'b'},  {"capacity", required_argument, 0, 'n'},
+		{"key-prefix", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (o) {
+		case 's': sock_path = optarg; break;
+		case 'c': ctl_path = optarg; break;
+		case 'b': backend = optarg; break;
+		case 'k': M.key_prefix = optarg; break;
+		case 'n':
+			cap = strtoll(optarg, &end, 10);
+			if (*end || cap < 1) {
+				fprintf(stderr, "fluidmem-monitor: --capacity must be a positive page count\n");
+				return 2;
+			}
+			break;
+		default: usage();
+		}
+	}
+	if (!sock_path || !ctl_path || !backend || cap < 1 || optind != argc)
+		usage();
+	M.capacity = (uint64_t)cap;
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	M.epfd = epoll_create1(EPOLL_CLOEXEC);
+	char err[512];
+	if (backend_init(backend, err, sizeof err) < 0) {
+		fprintf(stderr, "fluidmem-monitor: backend %s: %s\n", backend, err);
+		return 1;
+	}
+	int lfd = control_listen(sock_path, SOCK_SEQPACKET, err, sizeof err);
+	if (lfd < 0) {
+		fprintf(stderr, "fluidmem-monitor: %s\n", err);
+		return 1;
+	}
+	int cfd = control_listen(ctl_path, SOCK_STREAM, err, sizeof err);
+	if (cfd < 0) {
+		fprintf(stderr, "fluidmem-monitor: %s\n", err);
+		unlink(sock_path);
+		return 1;
+	}
+	sigset_t ss;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	int sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	struct epref r_listen = {EP_LISTEN, NULL}, r_ctl = {EP_CONTROL_LISTEN, NULL}, r_sig = {EP_SIGNAL, NULL};
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.ptr = &r_listen;
+	epoll_ctl(M.epfd, EPOLL_CTL_ADD, lfd, &ev);
+	ev.data.ptr = &r_ctl;
+	epoll_ctl(M.epfd, EPOLL_CTL_ADD, cfd, &ev);
+	ev.data.ptr = &r_sig;
+	epoll_ctl(M.epfd, EPOLL_CTL_ADD, sfd, &ev);
+
+	logmsg("backend %s, capacity %lld pages", backend, cap);
+	printf("fluidmem-monitor: ready\n");
+	fflush(stdout);
+
+	bool stopping = false;
+	while (!stopping) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(M.epfd, evs, 64, -1);
+		if (n < 0 && errno != EINTR) {
+			logmsg("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct epref *r = evs[i].data.ptr;
+			switch (r->kind) {
+			case EP_LISTEN: on_attach_listen(lfd); break;
+			case EP_CONTROL_LISTEN: control_accept(cfd); break;
+			case EP_CONTROL: control_on_event(r->ptr, evs[i].events); break;
+			case EP_HELLO: on_hello(r->ptr); break;
+			case EP_VMSOCK: vm_on_sock(r->ptr); break;
+			case EP_UFFD: vm_on_uffd(r->ptr); break;
+			case EP_REDIS: redis_conn_event(r->ptr, evs[i].events); break;
+			case EP_SIGNAL: stopping = true; break;
+			}
+		}
+		for (int guard = 0; M.progress && guard < 64; guard++) {
+			M.progress = false;
+			evict_tick();
+			deferred_retry();
+		}
+		evict_tick();
+		redis_kick();
+		control_tick();
+		reap_vms();
+	}
+	logmsg("shutting down");
+	for (struct vm *v = M.vms; v; v = v->next)
+		vm_destroy(v, "monitor shutting down");
+	redis_drain(5000);
+	reap_vms();
+	unlink(sock_path);
+	unlink(ctl_path);
+	return 0;
+}

@@ -1,0 +1,137 @@
+/* monitor.h -- shared state of fluidmem-monitor (single-threaded, epoll driven).
+ *
+ * Page life cycle, per guest page (struct page, 20 bytes, one per page of every region):
+ *
+ *   ABSENT --fault--> RESIDENT (zero page)        RESIDENT --victim--> EVICTING
+ *   EVICTING --agent moved it, content read--> STORED (dram) | QUEUED (redis SET in
+ *   flight, content kept in a write-behind buffer) | ABSENT (all-zero page)
+ *   QUEUED --SET acknowledged--> STORED
+ *   STORED --fault--> RESIDENT (dram: copy from the store) | FETCHING (redis GET) --> RESIDENT
+ *   QUEUED --fault--> RESIDENT (served from the write-behind buffer)
+ *   any --UFFD_EVENT_REMOVE/UNMAP--> ABSENT (remote copy deleted)
+ *
+ * A fault on an EVICTING page waits (deferred list) until the batch's content has been
+ * captured, then is served from it: never from stale data. Resident pages form one LRU
+ * list per VM ordered by fault-in time (accesses to mapped pages are invisible to a
+ * userfaultfd handler, as in FluidMem); victims come from the VM whose oldest page is
+ * oldest, so the policy is global LRU-by-fault-time across VMs. */
+#ifndef FLUIDMEM_MONITOR_H
+#define FLUIDMEM_MONITOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hist.h"
+#include "proto.h"
+
+#define NIL UINT32_MAX
+
+enum pstate { P_ABSENT = 0, P_RESIDENT, P_EVICTING, P_STORED, P_QUEUED, P_FETCHING };
+enum { F_REMOTE = 1, F_DROPPED = 2 };
+
+struct page {
+	uint32_t prev, next; /* LRU links (RESIDENT) */
+	uint32_t slot;       /* staging slot (EVICTING), dram slot (STORED, dram), wb buffer (QUEUED) */
+	uint32_t tick;       /* fault-in time, for choosing the VM to evict from */
+	uint8_t state, flags;
+};
+
+struct counters {
+	uint64_t faults, zero_fills, remote_fetches, evictions, backend_writes;
+	uint64_t bytes_written, bytes_read, queue_hits, removed_pages;
+	int64_t resident_pages, remote_pages, evicting_pages, fetching_pages;
+	struct hist lat;
+};
+
+struct batch {
+	bool busy;
+	uint64_t seq;
+	uint32_t n, wb_reserved;
+	uint32_t pages[FM_BATCH_MAX];
+};
+
+struct epref { int kind; void *ptr; };
+enum { EP_LISTEN = 1, EP_CONTROL_LISTEN, EP_CONTROL, EP_HELLO, EP_VMSOCK, EP_UFFD, EP_REDIS, EP_SIGNAL };
+
+struct vm {
+	uint64_t uid;
+	char id[128];
+	pid_t pid;
+	int sock, uffd;
+	uint64_t base, size, staging_base;
+	uint32_t npages, staging_pages;
+	struct page *pages;
+	uint32_t lru_head, lru_tail;
+	struct counters c;
+	struct batch batches[FM_AREAS];
+	uint64_t next_seq;
+	struct epref ep_sock, ep_uffd;
+	bool dead;
+	struct vm *next;
+};
+
+struct monitor {
+	int epfd;
+	uint64_t capacity;
+	struct vm *vms;
+	uint64_t next_uid;
+	uint32_t tick;
+	struct counters total; /* monotonic counters incl. departed VMs; gauges are live sums */
+	bool progress;         /* something happened that may unblock deferred faults */
+	const char *key_prefix;
+};
+
+extern struct monitor M;
+
+uint64_t now_ns(void);
+void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* vm.c */
+struct vm *vm_create(int sock, int uffd, const char *hello, char *err, size_t errlen);
+void vm_destroy(struct vm *vm, const char *why);
+void vm_on_uffd(struct vm *vm);
+void vm_on_sock(struct vm *vm);
+struct vm *vm_by_uid(uint64_t uid);
+void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0);
+void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0);
+void evict_tick(void);
+void deferred_retry(void);
+uint64_t used_pages(void);
+bool evictions_idle(void);
+size_t vm_meta_bytes(const struct vm *vm);
+
+/* backend.c */
+enum backend_kind { BK_DRAM, BK_REDIS };
+int backend_init(const char *spec, char *err, size_t errlen);
+enum backend_kind backend_kind(void);
+/* dram */
+uint32_t dram_store(const void *page);
+const void *dram_page(uint32_t slot);
+void dram_free(uint32_t slot);
+size_t dram_meta_bytes(void);
+/* redis write-behind buffers */
+uint32_t wb_available(void);
+void wb_reserve(uint32_t n);
+void wb_unreserve(uint32_t n);
+uint32_t wb_take(const void *page); /* consumes one reservation */
+const void *wb_page(uint32_t buf);
+/* redis ops (replies are routed back to vm.c) */
+void redis_set(struct vm *vm, uint32_t pg, uint32_t buf);
+void redis_get(struct vm *vm, uint32_t pg, uint64_t t0);
+void redis_del(struct vm *vm, uint32_t pg);
+void redis_flush_dels(void);
+void redis_conn_event(void *conn, uint32_t events);
+void redis_kick(void);
+void redis_drain(int timeout_ms);
+size_t redis_pending(void);
+void redis_set_done(uint64_t vm_uid, uint32_t pg, uint32_t buf);
+
+/* control.c */
+void control_accept(int lfd);
+void control_on_event(void *client, uint32_t events);
+void control_tick(void);
+int control_listen(const char *path, int type, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,695 @@
+/* vm.c -- per-VM fault service and eviction (the page state machine of monitor.h).
+ *
+ * Fault path: read uffd messages, look the page up, and answer with UFFDIO_ZEROPAGE
+ * (never-seen page) or UFFDIO_COPY (from the DRAM store, the write-behind buffer, or a
+ * Redis GET reply). Placement never waits for eviction unless the resident set is
+ * really full: evict_tick() keeps it `headroom` pages below capacity by sending the
+ * oldest pages in batches to the agent inside the attached process, which moves them
+ * into its staging area (UFFDIO_MOVE). When the agent answers, the content is read
+ * with process_vm_readv, stored (DRAM) or queued for Redis (write-behind), and the
+ * staging slots are freed (FM_FREE). A fault that arrives for a page of an in-flight
+ * batch is deferred and served from the captured content.
+ *
+ * Accounting invariant, at any time and per VM:
+ *   zero_fills + remote_fetches = faults = resident + evicting + evictions + removed */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uffd_compat.h"
+#include "json.h"
+#include "monitor.h"
+
+struct monitor M;
+
+#define PS FM_PAGE_SIZE
+#define GAUGE(vm, f, d) do { (vm)->c.f += (d); M.total.f += (d); } while (0)
+#define COUNT(vm, f, d) do { (vm)->c.f += (d); M.total.f += (d); } while (0)
+
+struct deferred { uint64_t uid; uint32_t pg; uint64_t t0; };
+static struct deferred *defq;
+static size_t ndef, capdef;
+
+static void defer(struct vm *vm, uint32_t pg, uint64_t t0)
+{
+	if (ndef == capdef) {
+		capdef = capdef ? capdef * 2 : 256;
+		defq = realloc(defq, capdef * sizeof *defq);
+		if (!defq) {
+			logmsg("out of memory (deferred faults)");
+			exit(1);
+		}
+	}
+	defq[ndef++] = (struct deferred){vm->uid, pg, t0};
+}
+
+struct vm *vm_by_uid(uint64_t uid)
+{
+	for (struct vm *v = M.vms; v; v = v->next)
+		if (v->uid == uid && !v->dead)
+			return v;
+	return NULL;
+}
+
+uint64_t used_pages(void)
+{
+	int64_t u = M.total.resident_pages + M.total.fetching_pages + M.total.evicting_pages;
+	return u > 0 ? (uint64_t)u : 0;
+}
+
+static uint64_t headroom(void)
+{
+	uint64_t h = M.capacity / 8;
+	if (h < 1)
+		h = 1;
+	if (h > 256)
+		h = 256;
+	return h;
+}
+
+size_t vm_meta_bytes(const struct vm *vm)
+{
+	return sizeof *vm + (size_t)vm->npages * sizeof(struct page);
+}
+
+/* ---- LRU ---- */
+
+static void lru_append(struct vm *vm, uint32_t pg)
+{
+	struct page *p = &vm->pages[pg];
+	p->prev = vm->lru_tail;
+	p->next = NIL;
+	if (vm->lru_tail != NIL)
+		vm->pages[vm->lru_tail].next = pg;
+	else
+		vm->lru_head = pg;
+	vm->lru_tail = pg;
+}
+
+static void lru_unlink(struct vm *vm, uint32_t pg)
+{
+	struct page *p = &vm->pages[pg];
+	if (p->prev != NIL)
+		vm->pages[p->prev].next = p->next;
+	else
+		vm->lru_head = p->next;
+	if (p->next != NIL)
+		vm->pages[p->next].prev = p->prev;
+	else
+		vm->lru_tail = p->prev;
+	p->prev = p->next = NIL;
+}
+
+static void place(struct vm *vm, uint32_t pg, uint64_t t0)
+{
+	struct page *p = &vm->pages[pg];
+	p->state = P_RESIDENT;
+	p->tick = ++M.tick;
+	lru_append(vm, pg);
+	GAUGE(vm, resident_pages, 1);
+	COUNT(vm, faults, 1);
+	uint64_t dt = now_ns() - t0;
+	hist_add(&vm->c.lat, dt);
+	hist_add(&M.total.lat, dt);
+}
+
+static void drop_remote(struct vm *vm, struct page *p, uint32_t pg)
+{
+	if (p->flags & F_REMOTE) {
+		redis_del(vm, pg);
+		p->flags &= (uint8_t)~F_REMOTE;
+	}
+}
+
+/* ---- uffd events ---- */
+
+static void handle_remove(struct vm *vm, uint64_t start, uint64_t end);
+static void drain_events(struct vm *vm, bool defer_faults);
+
+static void wake(struct vm *vm, uint32_t pg)
+{
+	struct uffdio_range r = {.start = vm->base + (uint64_t)pg * PS, .len = PS};
+	ioctl(vm->uffd, UFFDIO_WAKE, &r);
+}
+
+/* Install a page (src == NULL: the zero page). 0: installed; 1: something was already
+ * mapped there (woken instead); -2: the page's state changed while we waited for a
+ * concurrent non-cooperative event (caller re-dispatches); -1: fatal. */
+static int install(struct vm *vm, uint32_t pg, const void *src)
+{
+	uint64_t addr = vm->base + (uint64_t)pg * PS;
+	uint8_t st0 = vm->pages[pg].state;
+	for (;;) {
+		int r;
+		if (src) {
+			struct uffdio_copy c = {.dst = addr, .src = (uint64_t)(uintptr_t)src, .len = PS};
+			r = ioctl(vm->uffd, UFFDIO_COPY, &c);
+		} else {
+			struct uffdio_zeropage z = {.range = {.start = addr, .len = PS}};
+			r = ioctl(vm->uffd, UFFDIO_ZEROPAGE, &z);
+		}
+		if (r == 0)
+			return 0;
+		if (errno == EEXIST) {
+			wake(vm, pg);
+			return 1;
+		}
+		if (errno != EAGAIN) {
+			logmsg("vm %s: UFFDIO_%s of page %u failed: %s", vm->id, src ? "COPY" : "ZEROPAGE",
+			       pg, strerror(errno));
+			return -1;
+		}
+		drain_events(vm, true); /* mmap changing: read the pending event first */
+		if (vm->dead)
+			return -1;
+		if (vm->pages[pg].state != st0)
+			return -2;
+		sched_yield();
+	}
+}
+
+void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
+{
+	if (vm->dead)
+		return;
+	struct page *p = &vm->pages[pg];
+	switch (p->state) {
+	case P_RESIDENT:
+		wake(vm, pg);
+		return;
+	case P_FETCHING:
+		return; /* the GET reply serves it */
+	case P_EVICTING:
+		defer(vm, pg, t0);
+		return;
+	default:
+		break;
+	}
+	if (used_pages() >= M.capacity) {
+		defer(vm, pg, t0);
+		evict_tick();
+		return;
+	}
+	int r = 0;
+	switch (p->state) {
+	case P_ABSENT:
+		r = install(vm, pg, NULL);
+		if (r == -2)
+			break;
+		if (r < 0)
+			goto fatal;
+		COUNT(vm, zero_fills, 1);
+		place(vm, pg, t0);
+		break;
+	case P_QUEUED:
+		r = install(vm, pg, wb_page(p->slot));
+		if (r == -2)
+			break;
+		if (r < 0)
+			goto fatal;
+		COUNT(vm, remote_fetches, 1);
+		COUNT(vm, queue_hits, 1);
+		GAUGE(vm, remote_pages, -1);
+		place(vm, pg, t0);
+		break;
+	case P_STORED:
+		if (backend_kind() == BK_REDIS) {
+			p->state = P_FETCHING;
+			GAUGE(vm, fetching_pages, 1);
+			redis_get(vm, pg, t0);
+			break;
+		}
+		r = install(vm, pg, dram_page(p->slot));
+		if (r == -2)
+			break;
+		if (r < 0)
+			goto fatal;
+		dram_free(p->slot);
+		COUNT(vm, remote_fetches, 1);
+		COUNT(vm, bytes_read, PS);
+		GAUGE(vm, remote_pages, -1);
+		place(vm, pg, t0);
+		break;
+	}
+	if (r == -2)
+		defer(vm, pg, t0);
+	evict_tick();
+	return;
+fatal:
+	vm_destroy(vm, "cannot install pages");
+}
+
+void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
+{
+	if (vm->dead || vm->pages[pg].state != P_FETCHING)
+		return; /* removed meanwhile; the fault was re-queued then */
+	int r = install(vm, pg, data);
+	if (r == -2)
+		return;
+	if (r < 0) {
+		vm_destroy(vm, "cannot install fetched page");
+		return;
+	}
+	GAUGE(vm, fetching_pages, -1);
+	COUNT(vm, remote_fetches, 1);
+	COUNT(vm, bytes_read, PS);
+	GAUGE(vm, remote_pages, -1);
+	place(vm, pg, t0);
+	evict_tick();
+}
+
+static void handle_remove(struct vm *vm, uint64_t start, uint64_t end)
+{
+	if (end <= vm->base || start >= vm->base + vm->size)
+		return; /* e.g. the agent freeing staging slots */
+	if (start < vm->base)
+		start = vm->base;
+	if (end > vm->base + vm->size)
+		end = vm->base + vm->size;
+	uint32_t first = (uint32_t)((start - vm->base) / PS);
+	uint32_t last = (uint32_t)((end - vm->base + PS - 1) / PS);
+	for (uint32_t pg = first; pg < last; pg++) {
+		struct page *p = &vm->pages[pg];
+		switch (p->state) {
+		case P_RESIDENT:
+			lru_unlink(vm, pg);
+			GAUGE(vm, resident_pages, -1);
+			COUNT(vm, removed_pages, 1);
+			p->state = P_ABSENT;
+			break;
+		case P_EVICTING:
+			p->flags |= F_DROPPED; /* counted when the batch completes */
+			break;
+		case P_STORED:
+			if (backend_kind() == BK_DRAM)
+				dram_free(p->slot);
+			GAUGE(vm, remote_pages, -1);
+			p->state = P_ABSENT;
+			break;
+		case P_QUEUED:
+			GAUGE(vm, remote_pages, -1);
+			p->state = P_ABSENT;
+			break;
+		case P_FETCHING:
+			GAUGE(vm, remote_pages, -1);
+			GAUGE(vm, fetching_pages, -1);
+			p->state = P_ABSENT;
+			defer(vm, pg, now_ns()); /* its faulting thread still waits */
+			break;
+		default:
+			break;
+		}
+		drop_remote(vm, p, pg);
+	}
+	M.progress = true;
+}
+
+static void drain_events(struct vm *vm, bool defer_faults)
+{
+	struct uffd_msg msgs[32];
+	for (;;) {
+		ssize_t n = read(vm->uffd, msgs, sizeof msgs);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			logmsg("vm %s: reading userfaultfd: %s", vm->id, strerror(errno));
+			vm_destroy(vm, "userfaultfd read error");
+			return;
+		}
+		if (n == 0) {
+			vm_destroy(vm, "userfaultfd closed");
+			return;
+		}
+		uint64_t t0 = now_ns();
+		for (size_t i = 0; i < (size_t)n / sizeof msgs[0] && !vm->dead; i++) {
+			struct uffd_msg *m = &msgs[i];
+			if (m->event == UFFD_EVENT_PAGEFAULT) {
+				uint64_t a = m->arg.pagefault.address & ~(uint64_t)(PS - 1);
+				if (a >= vm->base && a < vm->base + vm->size) {
+					uint32_t pg = (uint32_t)((a - vm->base) / PS);
+					if (defer_faults)
+						defer(vm, pg, t0);
+					else
+						vm_fault(vm, pg, t0);
+				} else {
+					/* staging slots are only read once populated; never expected */
+					logmsg("vm %s: unexpected fault at 0x%llx (staging?)", vm->id,
+					       (unsigned long long)a);
+					struct uffdio_zeropage z = {.range = {.start = a, .len = PS}};
+					ioctl(vm->uffd, UFFDIO_ZEROPAGE, &z);
+				}
+			} else if (m->event == UFFD_EVENT_REMOVE || m->event == UFFD_EVENT_UNMAP) {
+				handle_remove(vm, m->arg.remove.start, m->arg.remove.end);
+			}
+		}
+		if ((size_t)n < sizeof msgs)
+			return;
+	}
+}
+
+void vm_on_uffd(struct vm *vm)
+{
+	if (vm->dead)
+		return;
+	drain_events(vm, false);
+}
+
+/* ---- eviction ---- */
+
+static struct vm *pick_victim_vm(void)
+{
+	struct vm *best = NULL;
+	for (struct vm *v = M.vms; v; v = v->next) {
+		if (v->dead || v->lru_head == NIL)
+			continue;
+		bool free_area = false;
+		for (unsigned a = 0; a < FM_AREAS && !free_area; a++)
+			free_area = !v->batches[a].busy;
+		if (!free_area)
+			continue;
+		if (!best || (int32_t)(v->pages[v->lru_head].tick - best->pages[best->lru_head].tick) < 0)
+			best = v;
+	}
+	return best;
+}
+
+static void send_batch(struct vm *vm, uint32_t k)
+{
+	unsigned a = 0;
+	while (vm->batches[a].busy)
+		a++;
+	struct batch *b = &vm->batches[a];
+	static _Alignas(8) unsigned char msg[FM_MSG_MAX];
+	struct fm_hdr *h = (struct fm_hdr *)msg;
+	struct fm_evict_ent *e = (struct fm_evict_ent *)(h + 1);
+	b->busy = true;
+	b->seq = ++vm->next_seq;
+	b->n = k;
+	b->wb_reserved = 0;
+	if (backend_kind() == BK_REDIS) {
+		wb_reserve(k);
+		b->wb_reserved = k;
+	}
+	*h = (struct fm_hdr){.type = FM_EVICT, .count = k, .seq = b->seq, .arg = a};
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t pg = vm->lru_head;
+		struct page *p = &vm->pages[pg];
+		lru_unlink(vm, pg);
+		p->state = P_EVICTING;
+		p->slot = a * FM_BATCH_MAX + i;
+		b->pages[i] = pg;
+		e[i] = (struct fm_evict_ent){.page = pg, .slot = p->slot, .status = 0};
+	}
+	GAUGE(vm, resident_pages, -(int64_t)k);
+	GAUGE(vm, evicting_pages, (int64_t)k);
+	size_t len = sizeof *h + k * sizeof *e;
+	if (send(vm->sock, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+		logmsg("vm %s: sending EVICT: %s", vm->id, strerror(errno));
+		vm_destroy(vm, "agent unreachable");
+	}
+}
+
+void evict_tick(void)
+{
+	for (;;) {
+		uint64_t cap = M.capacity, h = headroom();
+		uint64_t target = cap > h ? cap - h : 0;
+		int64_t lru_used = M.total.resident_pages + M.total.fetching_pages;
+		if (lru_used <= (int64_t)target)
+			return;
+		uint64_t need = (uint64_t)lru_used - target;
+		bool pressing = used_pages() >= cap;
+		if (!pressing && need < (h + 1) / 2)
+			return; /* wait until half the headroom is used: bigger batches */
+		struct vm *vm = pick_victim_vm();
+		if (!vm)
+			return;
+		uint64_t k = need;
+		if (k > FM_BATCH_MAX)
+			k = FM_BATCH_MAX;
+		if (k > (uint64_t)vm->c.resident_pages)
+			k = (uint64_t)vm->c.resident_pages;
+		if (backend_kind() == BK_REDIS && k > wb_available())
+			k = wb_available();
+		if (k == 0)
+			return;
+		send_batch(vm, (uint32_t)k);
+	}
+}
+
+bool evictions_idle(void)
+{
+	return M.total.evicting_pages == 0;
+}
+
+static bool is_zero(const void *page)
+{
+	const uint64_t *w = page;
+	for (size_t i = 0; i < PS / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
+{
+	static _Alignas(64) unsigned char scratch[FM_BATCH_MAX * PS];
+	struct iovec local[FM_BATCH_MAX], remote[FM_BATCH_MAX];
+	uint64_t a = h->arg;
+	if (a >= FM_AREAS || !vm->batches[a].busy || vm->batches[a].seq != h->seq ||
+	    vm->batches[a].n != h->count) {
+		vm_destroy(vm, "agent answered an unknown batch");
+		return;
+	}
+	struct batch *b = &vm->batches[a];
+	size_t m = 0;
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (e[i].page != b->pages[i]) {
+			vm_destroy(vm, "agent answered a different batch");
+			return;
+		}
+		if (e[i].status == 0) {
+			local[m] = (struct iovec){scratch + (size_t)i * PS, PS};
+			remote[m] = (struct iovec){(void *)(uintptr_t)(vm->staging_base + (uint64_t)e[i].slot * PS), PS};
+			m++;
+		}
+	}
+	if (m) {
+		ssize_t r = process_vm_readv(vm->pid, local, m, remote, m, 0);
+		if (r != (ssize_t)(m * PS)) {
+			logmsg("vm %s: process_vm_readv: %s", vm->id, r < 0 ? strerror(errno) : "short read");
+			vm_destroy(vm, "cannot read staged pages");
+			return;
+		}
+	}
+	struct fm_hdr fr = {.type = FM_FREE, .count = b->n, .seq = 0, .arg = a * FM_BATCH_MAX};
+	if (send(vm->sock, &fr, sizeof fr, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof fr) {
+		vm_destroy(vm, "agent unreachable");
+		return;
+	}
+	b->busy = false;
+	for (uint32_t i = 0; i < b->n; i++) {
+		uint32_t pg = b->pages[i];
+		struct page *p = &vm->pages[pg];
+		const unsigned char *data = scratch + (size_t)i * PS;
+		GAUGE(vm, evicting_pages, -1);
+		if (e[i].status != 0 && e[i].status != ENOENT) {
+			/* not moved (e.g. pinned for I/O): the page is still mapped */
+			if (!(p->flags & F_DROPPED)) {
+				p->state = P_RESIDENT;
+				lru_append(vm, pg);
+				GAUGE(vm, resident_pages, 1);
+				continue;
+			}
+		}
+		if (e[i].status != 0 || (p->flags & F_DROPPED)) {
+			if (!(p->flags & F_DROPPED))
+				logmsg("vm %s: page %u was not mapped when evicted", vm->id, pg);
+			p->flags &= (uint8_t)~F_DROPPED;
+			p->state = P_ABSENT;
+			COUNT(vm, removed_pages, 1);
+			drop_remote(vm, p, pg);
+			continue;
+		}
+		COUNT(vm, evictions, 1);
+		if (is_zero(data)) {
+			p->state = P_ABSENT; /* all-zero pages are not stored */
+			drop_remote(vm, p, pg);
+			continue;
+		}
+		if (backend_kind() == BK_DRAM) {
+			p->slot = dram_store(data);
+			p->state = P_STORED;
+		} else {
+			p->slot = wb_take(data);
+			b->wb_reserved--;
+			p->state = P_QUEUED;
+			p->flags |= F_REMOTE;
+			redis_set(vm, pg, p->slot);
+		}
+		COUNT(vm, backend_writes, 1);
+		COUNT(vm, bytes_written, PS);
+		GAUGE(vm, remote_pages, 1);
+	}
+	if (b->wb_reserved)
+		wb_unreserve(b->wb_reserved);
+	b->wb_reserved = 0;
+	M.progress = true;
+}
+
+void redis_set_done(uint64_t vm_uid, uint32_t pg, uint32_t buf)
+{
+	struct vm *vm = vm_by_uid(vm_uid);
+	if (vm && vm->pages[pg].state == P_QUEUED && vm->pages[pg].slot == buf)
+		vm->pages[pg].state = P_STORED;
+	M.progress = true;
+}
+
+void vm_on_sock(struct vm *vm)
+{
+	static _Alignas(8) unsigned char buf[FM_MSG_MAX];
+	while (!vm->dead) {
+		ssize_t n = recv(vm->sock, buf, sizeof buf, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			vm_destroy(vm, n == 0 ? "process detached" : "agent socket error");
+			return;
+		}
+		struct fm_hdr *h = (struct fm_hdr *)buf;
+		if ((size_t)n < sizeof *h || h->type != FM_EVICTED || h->count > FM_BATCH_MAX ||
+		    (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent)) {
+			vm_destroy(vm, "malformed message from agent");
+			return;
+		}
+		capture(vm, h, (struct fm_evict_ent *)(h + 1));
+	}
+}
+
+void deferred_retry(void)
+{
+	if (!ndef)
+		return;
+	struct deferred *list = defq;
+	size_t n = ndef;
+	defq = NULL;
+	ndef = capdef = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct vm *vm = vm_by_uid(list[i].uid);
+		if (vm)
+			vm_fault(vm, list[i].pg, list[i].t0);
+	}
+	free(list);
+}
+
+/* ---- attach / detach ---- */
+
+static void ep_add(int fd, struct epref *ref, int kind, void *ptr)
+{
+	ref->kind = kind;
+	ref->ptr = ptr;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ref};
+	epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+struct vm *vm_create(int sock, int uffd, const char *hello, char *err, size_t errlen)
+{
+	uint64_t pid, base, size, psz, sbase, spages;
+	char id[128];
+	if (json_get_str(hello, "vm_id", id, sizeof id) < 0 || json_get_u64(hello, "pid", &pid) < 0 ||
+	    json_get_u64(hello, "base", &base) < 0 || json_get_u64(hello, "size", &size) < 0 ||
+	    json_get_u64(hello, "page_size", &psz) < 0 ||
+	    json_get_u64(hello, "staging_base", &sbase) < 0 ||
+	    json_get_u64(hello, "staging_pages", &spages) < 0) {
+		snprintf(err, errlen, "malformed hello");
+		return NULL;
+	}
+	if (psz != PS || size == 0 || size % PS || size / PS >= NIL || spages != FM_STAGING_PAGES ||
+	    base % PS || sbase % PS) {
+		snprintf(err, errlen, "unsupported region (page size %llu, size %llu, staging %llu)",
+			 (unsigned long long)psz, (unsigned long long)size, (unsigned long long)spages);
+		return NULL;
+	}
+	struct vm *vm = calloc(1, sizeof *vm);
+	if (!vm || !(vm->pages = calloc(size / PS, sizeof(struct page)))) {
+		free(vm);
+		snprintf(err, errlen, "out of memory for %llu pages", (unsigned long long)(size / PS));
+		return NULL;
+	}
+	vm->uid = ++M.next_uid;
+	snprintf(vm->id, sizeof vm->id, "%s", id);
+	vm->pid = (pid_t)pid;
+	vm->sock = sock;
+	vm->uffd = uffd;
+	vm->base = base;
+	vm->size = size;
+	vm->npages = (uint32_t)(size / PS);
+	vm->staging_base = sbase;
+	vm->staging_pages = (uint32_t)spages;
+	vm->lru_head = vm->lru_tail = NIL;
+	vm->next = M.vms;
+	M.vms = vm;
+	ep_add(sock, &vm->ep_sock, EP_VMSOCK, vm);
+	ep_add(uffd, &vm->ep_uffd, EP_UFFD, vm);
+	logmsg("vm %s attached: pid %d, %llu pages at 0x%llx", vm->id, vm->pid,
+	       (unsigned long long)vm->npages, (unsigned long long)base);
+	return vm;
+}
+
+void vm_destroy(struct vm *vm, const char *why)
+{
+	if (vm->dead)
+		return;
+	logmsg("vm %s detached: %s", vm->id, why);
+	for (uint32_t pg = 0; pg < vm->npages; pg++) {
+		struct page *p = &vm->pages[pg];
+		if (p->state == P_STORED && backend_kind() == BK_DRAM)
+			dram_free(p->slot);
+		drop_remote(vm, p, pg);
+	}
+	for (unsigned a = 0; a < FM_AREAS; a++)
+		if (vm->batches[a].busy && vm->batches[a].wb_reserved)
+			wb_unreserve(vm->batches[a].wb_reserved);
+	M.total.resident_pages -= vm->c.resident_pages;
+	M.total.remote_pages -= vm->c.remote_pages;
+	M.total.evicting_pages -= vm->c.evicting_pages;
+	M.total.fetching_pages -= vm->c.fetching_pages;
+	close(vm->sock);
+	close(vm->uffd);
+	free(vm->pages);
+	vm->pages = NULL;
+	vm->npages = 0;
+	vm->dead = true; /* unlinked and freed by the main loop (vm_reap) */
+	M.progress = true;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void logmsg(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "fluidmem-monitor: %s\n", buf);
+}

@@ -1,0 +1,224 @@
+/* uffd-harness.c -- host-side stand-in for QEMU: maps "guest RAM" exactly the way QEMU
+ * 7.2 does (PROT_NONE reservation, then MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS of the
+ * region size), so that libfluidmem-attach.so (LD_PRELOAD) hands it to the monitor,
+ * then checks that every byte survives eviction and refetch.
+ *
+ * A shadow copy of the working set lives in ordinary (unmanaged) memory.
+ *   phase 1: each thread writes a distinct pattern over its share of the working set;
+ *            prints "phase1 done".
+ *   phase 2: random interleaved operations per thread: read-and-verify a page, partial
+ *            random write, full rewrite, read an untouched page (must be zero), and
+ *            optionally MADV_DONTNEED a page (--remove-pct; the page must read zero).
+ *            With --until-signal the phase keeps going after --ops until SIGUSR1.
+ *   final:   verify every byte of the region; print one JSON line with the result.
+ * With --hold the process then waits for a line (or EOF) on stdin before exiting, so
+ * the caller can read the monitor's stats while the region is still attached.
+ * Exit status: 0 all bytes correct, 1 corruption found, 2 usage/setup error. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PS 4096ul
+
+static size_t region_pages, ws_pages, nthreads = 2;
+static uint64_t ops = 20000, seed = 1;
+static unsigned remove_pct;
+static int until_signal, hold;
+static unsigned char *region, *shadow;
+static volatile sig_atomic_t got_usr1;
+static atomic_ulong corrupt_bytes, corrupt_pages, checked_bytes, done_ops, removes;
+static atomic_long first_bad = -1;
+
+static uint64_t rng(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void check_page(size_t pg)
+{
+	const unsigned char *a = region + pg * PS;
+	unsigned long bad = 0;
+	if (pg < ws_pages) {
+		const unsigned char *b = shadow + pg * PS;
+		if (memcmp(a, b, PS))
+			for (size_t i = 0; i < PS; i++)
+				bad += a[i] != b[i];
+	} else {
+		for (size_t i = 0; i < PS; i++)
+			bad += a[i] != 0;
+	}
+	atomic_fetch_add(&checked_bytes, PS);
+	if (bad) {
+		atomic_fetch_add(&corrupt_bytes, bad);
+		atomic_fetch_add(&corrupt_pages, 1);
+		long expect = -1;
+		atomic_compare_exchange_strong(&first_bad, &expect, (long)pg);
+	}
+}
+
+static void fill(size_t pg, size_t off, size_t len, uint64_t *s)
+{
+	unsigned char *a = region + pg * PS + off, *b = shadow + pg * PS + off;
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = rng(s) ^ (pg << 20);
+		size_t n = len - i < 8 ? len - i : 8;
+		memcpy(b + i, &v, n);
+		memcpy(a + i, &v, n);
+	}
+}
+
+struct targ { size_t id; };
+
+static size_t pick(uint64_t *s, size_t id)
+{
+	size_t per = (ws_pages - id + nthreads - 1) / nthreads;
+	return (size_t)(rng(s) % per) * nthreads + id;
+}
+
+static void *phase1(void *p)
+{
+	size_t id = ((struct targ *)p)->id;
+	uint64_t s = seed * 0x9E3779B97F4A7C15ull + id + 1;
+	for (size_t pg = id; pg < ws_pages; pg += nthreads)
+		fill(pg, 0, PS, &s);
+	return NULL;
+}
+
+static void *phase2(void *p)
+{
+	size_t id = ((struct targ *)p)->id;
+	uint64_t s = seed * 0xD1B54A32D192ED03ull + id + 7;
+	uint64_t mine = ops / nthreads;
+	for (uint64_t i = 0; i < mine || (until_signal && !got_usr1); i++) {
+		unsigned r = (unsigned)(rng(&s) % 100);
+		size_t pg = pick(&s, id);
+		if (r < remove_pct) {
+			if (madvise(region + pg * PS, PS, MADV_DONTNEED) == 0) {
+				memset(shadow + pg * PS, 0, PS);
+				atomic_fetch_add(&removes, 1);
+			}
+		} else if (r < 50) {
+			check_page(pg);
+		} else if (r < 80) {
+			size_t off = (size_t)(rng(&s) % PS), len = 1 + (size_t)(rng(&s) % (PS - off));
+			fill(pg, off, len, &s);
+		} else if (r < 90) {
+			fill(pg, 0, PS, &s);
+		} else if (region_pages > ws_pages) {
+			size_t extra = region_pages - ws_pages;
+			/* untouched pages are shared by all threads: reading them is race-free */
+			check_page(ws_pages + (size_t)(rng(&s) % extra));
+		}
+		atomic_fetch_add(&done_ops, 1);
+	}
+	return NULL;
+}
+
+static void run(void *(*fn)(void *))
+{
+	pthread_t t[64];
+	struct targ a[64];
+	for (size_t i = 0; i < nthreads; i++) {
+		a[i].id = i;
+		pthread_create(&t[i], NULL, fn, &a[i]);
+	}
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	got_usr1 = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: uffd-harness --region-pages N --pages W [--ops N] [--threads T] [--seed S]\n"
+			"                    [--remove-pct P] [--until-signal] [--hold]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--until-signal"))
+			until_signal = 1;
+		else if (!strcmp(a, "--hold"))
+			hold = 1;
+		else if (!v)
+			usage();
+		else if (!strcmp(a, "--region-pages"))
+			region_pages = strtoul(v, NULL, 10), i++;
+		else if (!strcmp(a, "--pages"))
+			ws_pages = strtoul(v, NULL, 10), i++;
+		else if (!strcmp(a, "--ops"))
+			ops = strtoull(v, NULL, 10), i++;
+		else if (!strcmp(a, "--threads"))
+			nthreads = strtoul(v, NULL, 10), i++;
+		else if (!strcmp(a, "--seed"))
+			seed = strtoull(v, NULL, 10), i++;
+		else if (!strcmp(a, "--remove-pct"))
+			remove_pct = (unsigned)strtoul(v, NULL, 10), i++;
+		else
+			usage();
+	}
+	if (!region_pages || !ws_pages || ws_pages > region_pages || !nthreads || nthreads > 64 ||
+	    nthreads > ws_pages || remove_pct > 40)
+		usage();
+	signal(SIGUSR1, on_usr1);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* QEMU 7.2 qemu_ram_mmap(): reserve with PROT_NONE, then map RAM over it, aligned */
+	size_t size = region_pages * PS, align = 2ul << 20;
+	unsigned char *resv = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED) {
+		perror("uffd-harness: reserve");
+		return 2;
+	}
+	unsigned char *aligned = (unsigned char *)(((uintptr_t)resv + align - 1) & ~(uintptr_t)(align - 1));
+	region = mmap(aligned, size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED) {
+		perror("uffd-harness: map region");
+		return 2;
+	}
+	shadow = calloc(ws_pages, PS);
+	if (!shadow) {
+		perror("uffd-harness: shadow");
+		return 2;
+	}
+	printf("attached region %zu pages, working set %zu pages\n", region_pages, ws_pages);
+
+	run(phase1);
+	printf("phase1 done\n");
+	run(phase2);
+	printf("phase2 done\n");
+	for (size_t pg = 0; pg < region_pages; pg++)
+		check_page(pg);
+	unsigned long bad = atomic_load(&corrupt_bytes);
+	printf("{\"ok\":%s,\"pages\":%zu,\"region_pages\":%zu,\"ops\":%lu,\"removes\":%lu,"
+	       "\"checked_bytes\":%lu,\"corrupt_bytes\":%lu,\"corrupt_pages\":%lu,\"first_corrupt_page\":%ld}\n",
+	       bad ? "false" : "true", ws_pages, region_pages, atomic_load(&done_ops), atomic_load(&removes),
+	       atomic_load(&checked_bytes), bad, atomic_load(&corrupt_pages), atomic_load(&first_bad));
+	if (hold) {
+		printf("holding\n");
+		char line[64];
+		if (!fgets(line, sizeof line, stdin) && ferror(stdin))
+			perror("uffd-harness: stdin");
+	}
+	return bad ? 1 : 0;
+}
