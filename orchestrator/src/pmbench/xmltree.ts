@@ -83,7 +83,8 @@ export function parseXml(xml: string): XmlElement {
       pos += m![0].length;
     }
   }
-  if (stack.length > 0) fail(`<${stack[stack.length - 1]!.name}> is not closed`, xml.length);
+  const open = stack[stack.length - 1];
+  if (open) throw new PmbenchParseError(open.line, `<${open.name}> opened here is not closed before the end of input`);
   if (!root) fail('no root element', 0);
   return root!;
 }
