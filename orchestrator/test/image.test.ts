@@ -124,6 +124,9 @@ describe('guest image', () => {
     expect(image.manifest.workloads).toEqual(['hello']);
     expect(image.manifest.modules).toEqual(expect.arrayContaining(['virtio_pci', 'virtio_net', 'virtio_blk']));
     expect(readFileSync(image.privateKeyPath, 'utf8')).toContain('BEGIN OPENSSH PRIVATE KEY');
+    // Debian's kernel has a PVH entry: the image ships the uncompressed vmlinux for -kernel.
+    expect(image.manifest.bootKernel).toBe('vmlinux');
+    expect(image.kernel).toBe(path.join(image.dir, 'vmlinux'));
   });
 
   it('comes from the cache on the next call', async () => {
@@ -178,6 +181,18 @@ describe('guest image', () => {
       expect(swaps.stdout).toMatch(/^\/dev\/vda\s+partition\s+\d+/m);
       await ssh(b.port, 'poweroff');
       await waitExit(b);
+    } finally {
+      b.qemu.kill('SIGKILL');
+    }
+  });
+
+  it('makes QEMU exit on a guest kernel panic (panic=-1, -no-reboot)', async () => {
+    const b = await boot('panic', kernelCommandLine(), ['-device', 'pvpanic']);
+    try {
+      // The ssh session dies with the guest; its exit status does not matter.
+      await ssh(b.port, 'echo c > /proc/sysrq-trigger');
+      await waitExit(b);
+      expect(readFileSync(b.serialLog, 'utf8')).toContain('Kernel panic');
     } finally {
       b.qemu.kill('SIGKILL');
     }

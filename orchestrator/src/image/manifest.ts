@@ -6,6 +6,8 @@ export const imageManifestSchema = z.object({
   kernelVersion: z.string().min(1),
   kernelPackage: z.string().min(1),
   kernelPackageVersion: z.string().min(1),
+  /** The kernel file to pass to QEMU -kernel: vmlinux (uncompressed, PVH entry) or vmlinuz. */
+  bootKernel: z.enum(['vmlinux', 'vmlinuz']),
   busyboxVersion: z.string().min(1),
   dropbearVersion: z.string().min(1),
   modules: z.array(z.string()),
