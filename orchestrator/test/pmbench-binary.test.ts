@@ -122,6 +122,21 @@ describe('workloads/bin/pmbench', () => {
     expect(report.threads[0]!.warmup!.samples).toBe((pattern === 'pareto' ? 8 : 1) * 2048);
   });
 
+  it('-i -z -o -d -t rdtsc -e -p linear -r 30 are accepted and echoed', async () => {
+    const opts = { ...SMALL, initialize: true, wrneedsrd: true, offset: 5, delayCycles: 20, timestamp: 'rdtsc', shape: 2, pattern: 'linear', ratio: 30 } as const;
+    const { report } = await run(opts);
+    sane(report, opts);
+    expect(report.parameters).toMatchObject({ initialize: true, wrneedsrd: true, offset: 5, delay: 20, tsops: 'rdtsc', shape: 2, pattern: 'linear', ratio: 30 });
+  });
+
+  it('-q: no progress lines, throughput from latency', async () => {
+    const { stdout, report } = await run({ ...SMALL, quiet: true });
+    expect(stdout).not.toMatch(/^\[1\]|All threads joined/m);
+    expect(report.parameters.quiet).toBe(true);
+    expect(report.throughput.source).toBe('latency');
+    expect(report.throughput.accessesPerSec).toBeCloseTo(1e6 / report.threads[0]!.benchmark.us, 6);
+  });
+
   it('-f writes an XML report carrying the same data as the text report', async () => {
     const xmlFile = join(tmp, 'report.xml');
     const opts = { ...SMALL, jobs: 2, xmlFile };

@@ -78,6 +78,10 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     parse_args(argc, argv, &R.p);
+    /* From here on SIGINT means "stop and report what was measured so far". */
+    struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 
     R.stamp = R.p.tsops == TS_RDTSC ? STAMP_RDTSC : STAMP_RDTSCP;
     if (R.stamp == STAMP_RDTSCP && !tsc_have_rdtscp()) {
@@ -98,10 +102,6 @@ int main(int argc, char **argv)
         die("mmap");
     if (R.p.initialize)
         initialize_region(R.base, R.map_bytes);
-
-    struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
 
     R.threads = calloc((size_t)R.p.jobs, sizeof *R.threads);
     struct worker_arg *args = calloc((size_t)R.p.jobs, sizeof *args);
