@@ -6,8 +6,9 @@ import { downCommand } from './commands/down.js';
 import { execCommand } from './commands/exec.js';
 import { validateCommand } from './commands/validate.js';
 import { imageCommand } from './commands/image.js';
+import { monitorCommand } from './commands/monitor.js';
 
-const commands: Command[] = [validateCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand];
+const commands: Command[] = [validateCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);

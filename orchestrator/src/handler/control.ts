@@ -1,0 +1,167 @@
+/**
+ * Typed client for fluidmem-monitor's control socket (JSON lines over a Unix stream
+ * socket). One request at a time; every request has a timeout. See ARCHITECTURE.md,
+ * "Fault handler design and protocol".
+ */
+import { createConnection, type Socket } from 'node:net';
+
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  count: number;
+  /** [upper bound in ns, count] for every non-empty bucket */
+  histogram: Array<[number, number]>;
+}
+
+export interface Counters {
+  faults: number;
+  zero_fills: number;
+  remote_fetches: number;
+  evictions: number;
+  backend_writes: number;
+  resident_pages: number;
+  remote_pages: number;
+  evicting_pages: number;
+  fetching_pages: number;
+  removed_pages: number;
+  queue_hits: number;
+  bytes_written: number;
+  bytes_read: number;
+  fault_latency_ns: LatencySummary;
+}
+
+export interface VmStats extends Counters {
+  id: string;
+  pid: number;
+  region_bytes: number;
+  tracked_pages: number;
+  meta_bytes: number;
+}
+
+export interface MonitorStats {
+  ok: true;
+  capacity: number;
+  backend: 'dram' | 'redis';
+  tracked_pages: number;
+  meta_bytes: number;
+  bytes_per_tracked_page: number;
+  total: Counters;
+  vms: VmStats[];
+}
+
+export interface ControlOptions {
+  /** per request (and for connecting); default 10 s. resize/flush may take a while */
+  timeoutMs?: number;
+}
+
+export class MonitorControlError extends Error {
+  override name = 'MonitorControlError';
+}
+
+export class MonitorControl {
+  private buffer = '';
+  private waiting: { resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
+  private closedError: Error | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly path: string,
+    private readonly timeoutMs: number,
+  ) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      const nl = this.buffer.indexOf('\n');
+      if (nl >= 0 && this.waiting) {
+        const line = this.buffer.slice(0, nl);
+        this.buffer = this.buffer.slice(nl + 1);
+        const w = this.waiting;
+        this.waiting = undefined;
+        w.resolve(line);
+      }
+    });
+    const onEnd = (err?: Error) => {
+      this.closedError = new MonitorControlError(
+        `control socket ${path} closed${err ? `: ${err.message}` : ''} (is fluidmem-monitor still running?)`,
+      );
+      this.waiting?.reject(this.closedError);
+      this.waiting = undefined;
+    };
+    socket.on('error', onEnd);
+    socket.on('close', () => onEnd());
+  }
+
+  static connect(path: string, opts: ControlOptions = {}): Promise<MonitorControl> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ path });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new MonitorControlError(`connecting to control socket ${path} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new MonitorControl(socket, path, timeoutMs));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new MonitorControlError(
+          `cannot connect to control socket ${path}: ${err.message} (start fluidmem-monitor with --control ${path})`,
+        ));
+      });
+    });
+  }
+
+  private async request(req: Record<string, unknown>, timeoutMs = this.timeoutMs): Promise<Record<string, unknown>> {
+    if (this.closedError) throw this.closedError;
+    if (this.waiting) throw new MonitorControlError('MonitorControl: one request at a time');
+    const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new MonitorControlError(`${String(req.cmd)} on ${this.path} got no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting = {
+        resolve: (l) => { clearTimeout(timer); resolve(l); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      this.socket.write(`${JSON.stringify(req)}\n`);
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new MonitorControlError(`monitor sent a line that is not JSON: ${line.slice(0, 200)}`);
+    }
+    const obj = parsed as Record<string, unknown>;
+    if (obj.ok !== true) {
+      throw new MonitorControlError(`monitor refused ${String(req.cmd)}: ${String(obj.error ?? line)}`);
+    }
+    return obj;
+  }
+
+  async stats(): Promise<MonitorStats> {
+    return (await this.request({ cmd: 'stats' })) as unknown as MonitorStats;
+  }
+
+  /** Sets the resident-set limit; shrinking resolves once the resident set fits. */
+  async resize(pages: number, opts: ControlOptions = {}): Promise<number> {
+    if (!Number.isInteger(pages) || pages < 1) throw new MonitorControlError(`resize: pages must be a positive integer, got ${pages}`);
+    const r = await this.request({ cmd: 'resize', pages }, opts.timeoutMs ?? Math.max(this.timeoutMs, 60_000));
+    return Number(r.capacity);
+  }
+
+  /** Resolves once no eviction is in flight and the write-behind queue is empty. */
+  async flush(opts: ControlOptions = {}): Promise<void> {
+    await this.request({ cmd: 'flush' }, opts.timeoutMs ?? Math.max(this.timeoutMs, 60_000));
+  }
+
+  /** Raw request, for tests of the protocol itself. */
+  async raw(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.request(req);
+  }
+
+  close(): void {
+    this.closedError ??= new MonitorControlError('control connection closed');
+    this.socket.destroy();
+  }
+}
