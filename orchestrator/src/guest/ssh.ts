@@ -46,8 +46,16 @@ export class GuestShell {
   private static connectOnce(target: SshTarget, key: Buffer, timeoutMs: number): Promise<Client> {
     return new Promise((resolve, reject) => {
       const client = new Client();
-      client.once('ready', () => resolve(client));
-      client.once('error', (err) => { client.end(); reject(err); });
+      let settled = false;
+      client.once('ready', () => { settled = true; resolve(client); });
+      // ssh2 may emit several errors (and more after 'ready' when the guest goes away):
+      // the first one before 'ready' fails the attempt, later ones surface via exec/close.
+      client.on('error', (err) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(err);
+      });
       client.connect({ host: target.host, port: target.port, username: target.username, privateKey: key, readyTimeout: timeoutMs, keepaliveInterval: 5000 });
     });
   }
