@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qemu-system-x86 qemu-utils redis-server busybox-static cpio libhiredis-dev dropbear-bin zstd xz-utils openssh-client make gcc libc6-dev python3)
+APT_PACKAGES=(qemu-system-x86 qemu-utils redis-server busybox-static cpio libhiredis-dev dropbear-bin zstd xz-utils openssh-client make gcc libc6-dev python3 chromium)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
