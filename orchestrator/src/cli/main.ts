@@ -4,11 +4,12 @@ import { pmbenchCommand } from './commands/pmbench.js';
 import { doctorCommand } from './commands/doctor.js';
 import { downCommand } from './commands/down.js';
 import { execCommand } from './commands/exec.js';
+import { upCommand } from './commands/up.js';
 import { validateCommand } from './commands/validate.js';
 import { imageCommand } from './commands/image.js';
 import { monitorCommand } from './commands/monitor.js';
 
-const commands: Command[] = [validateCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand];
+const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);

@@ -1,0 +1,43 @@
+/** Guest-side and handler-side counters around a workload: /proc/vmstat deltas and the
+ * handler's stats, flattened into metrics. */
+import type { MonitorStats, VmStats } from '../handler/control.js';
+import type { MicroVM } from '../vm/microvm.js';
+
+const VMSTAT_KEYS = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgmajfault', 'pgfault'];
+
+export async function readVmstat(vm: MicroVM): Promise<Record<string, number>> {
+  const r = await vm.exec(['cat', '/proc/vmstat'], { timeoutMs: 60_000 });
+  const out: Record<string, number> = {};
+  for (const line of r.stdout.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && VMSTAT_KEYS.includes(k)) out[k] = Number(v);
+  }
+  return out;
+}
+
+export function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+}
+
+export function vmStatsOf(stats: MonitorStats, vmId: string): VmStats | undefined {
+  return stats.vms.find((v) => v.id === vmId);
+}
+
+/** Handler metrics for one VM over the workload (counter deltas, latency of the window's end state). */
+export function handlerMetrics(before: VmStats | undefined, after: VmStats | undefined): Record<string, number> {
+  if (!after) return {};
+  const d = (k: 'faults' | 'zero_fills' | 'remote_fetches' | 'evictions' | 'backend_writes' | 'bytes_read' | 'bytes_written') => after[k] - (before?.[k] ?? 0);
+  return {
+    'handler.faults': d('faults'),
+    'handler.zero_fills': d('zero_fills'),
+    'handler.remote_fetches': d('remote_fetches'),
+    'handler.evictions': d('evictions'),
+    'handler.backend_writes': d('backend_writes'),
+    'handler.bytes_read': d('bytes_read'),
+    'handler.bytes_written': d('bytes_written'),
+    'handler.resident_pages': after.resident_pages,
+    'handler.remote_pages': after.remote_pages,
+    'handler.fault_latency_ns.p50': after.fault_latency_ns.p50,
+    'handler.fault_latency_ns.p99': after.fault_latency_ns.p99,
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Sets up the memory side of one run, per arm kind:
+ *  - fluidmem: the key-value store (embedded Redis on a Unix socket, an external Redis under
+ *    a per-run key prefix, or none for DRAM), then fluidmem-monitor with the resident limit;
+ *    each guest gets the attach library in its environment.
+ *  - swap: a raw swap disk per guest on tmpfs (/dev/shm) or on disk (/var/tmp), and the
+ *    guest's memory is the resident limit.
+ *  - none: nothing; the guest's memory is all in DRAM.
+ * Everything is owned by the run context, so every exit path removes it.
+ */
+import { mkdirSync, openSync, closeSync, ftruncateSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ArmConfig, ExperimentConfig, VmConfig } from '../config/schema.js';
+import { attachEnv, startMonitor, type MonitorHandle } from '../handler/monitor.js';
+import { EmbeddedRedis } from '../kvstore/redis-server.js';
+import { RedisStore } from '../kvstore/redis-client.js';
+import type { RunContext } from '../run/context.js';
+import type { DiskSpec } from '../vm/qemu-args.js';
+import { guestMemoryMiB, residentMiB } from './expand.js';
+
+export const PAGES_PER_MIB = 256;
+
+export interface GuestMemoryPlan {
+  memoryMiB: number;
+  env?: Record<string, string>;
+  disks?: DiskSpec[];
+  swapDevice?: string;
+}
+
+export interface MemoryArm {
+  arm: ArmConfig;
+  monitor?: MonitorHandle;
+  /** The store the handler writes to (fluidmem + redis), for INFO and key counts. */
+  store?: { url: string; password?: string; keyPrefix: string };
+  plan(vm: VmConfig): GuestMemoryPlan;
+}
+
+function redisPassword(config: ExperimentConfig): string | undefined {
+  const name = config.redis.password_env;
+  if (!name) return undefined;
+  const value = process.env[name];
+  if (!value) throw new Error(`redis.password_env names ${name}, but that environment variable is empty: export it before the run`);
+  return value;
+}
+
+async function startStore(ctx: RunContext, config: ExperimentConfig): Promise<{ url: string; password?: string; keyPrefix: string }> {
+  const keyPrefix = `fluidlab:${ctx.runId}:`;
+  if (config.redis.url === 'embedded') {
+    const redis = ctx.own(await EmbeddedRedis.start({ runDir: ctx.runDir, lease: ctx.lease }));
+    return { url: redis.url, keyPrefix };
+  }
+  const password = redisPassword(config);
+  const store = await RedisStore.connect({ url: config.redis.url, password });
+  // Keys of this run live under the prefix; remove them when the run ends.
+  ctx.own({ dispose: async () => { await store.deleteKeys(keyPrefix); await store.close(); } });
+  return { url: config.redis.url, password, keyPrefix };
+}
+
+function swapDir(on: 'tmpfs' | 'disk'): string {
+  return on === 'tmpfs' ? '/dev/shm/fluidlab' : '/var/tmp/fluidlab';
+}
+
+function createSwapImage(ctx: RunContext, on: 'tmpfs' | 'disk', name: string, sizeMiB: number): string {
+  const dir = swapDir(on);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${ctx.runId}-${name}.swap`);
+  const fd = openSync(path, 'w', 0o600);
+  try { ftruncateSync(fd, sizeMiB * 2 ** 20); } finally { closeSync(fd); }
+  ctx.own({ dispose: async () => rmSync(path, { force: true }) });
+  return path;
+}
+
+export async function setUpMemoryArm(ctx: RunContext, config: ExperimentConfig, arm: ArmConfig): Promise<MemoryArm> {
+  if (arm.kind === 'fluidmem') {
+    // One handler serves every VM of the run; its capacity is the sum of their limits.
+    const capacityPages = config.vms.reduce((n, vm) => n + residentMiB(arm, vm)! * PAGES_PER_MIB, 0);
+    const store = arm.backend === 'redis' ? await startStore(ctx, config) : undefined;
+    const socketPath = join(ctx.runDir, 'fm.sock');
+    const monitor = await startMonitor({
+      socketPath,
+      controlPath: join(ctx.runDir, 'fm.ctl'),
+      backend: store ? store.url : 'dram',
+      capacityPages,
+      keyPrefix: store?.keyPrefix,
+      redisPassword: store?.password,
+      logFile: join(ctx.runDir, 'monitor.log'),
+    });
+    ctx.lease.add('monitor', monitor.pid, 'fluidmem-monitor');
+    ctx.own({ dispose: async () => { await monitor.stop(); ctx.lease.remove(monitor.pid); } });
+    return {
+      arm, monitor, store,
+      plan: (vm) => ({
+        memoryMiB: vm.memory,
+        env: attachEnv({ socketPath, regionBytes: vm.memory * 2 ** 20, vmId: vm.name }),
+      }),
+    };
+  }
+  if (arm.kind === 'swap') {
+    return {
+      arm,
+      plan: (vm) => {
+        const path = createSwapImage(ctx, arm.swap_on, vm.name, arm.swap_size ?? vm.memory);
+        return {
+          memoryMiB: guestMemoryMiB(arm, vm),
+          disks: [{ path, cache: arm.swap_on === 'disk' ? 'none' : 'writeback' }],
+          swapDevice: '/dev/vda',
+        };
+      },
+    };
+  }
+  return { arm, plan: (vm) => ({ memoryMiB: vm.memory }) };
+}

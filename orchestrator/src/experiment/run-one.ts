@@ -1,0 +1,159 @@
+/**
+ * Executes one expanded run: memory arm (store, handler, swap disks), guests (booted
+ * paused; FluidMem guests resume only once the handler reports their region attached),
+ * the workload over SSH, and the collection of counters. Returns a RunRecord, also when
+ * the run fails; the run context tears everything down on every path.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExperimentConfig } from '../config/schema.js';
+import type { MonitorHandle } from '../handler/monitor.js';
+import type { HostFacts } from '../host/facts.js';
+import type { GuestImage } from '../image/ensure.js';
+import { RedisStore } from '../kvstore/redis-client.js';
+import { RunContext } from '../run/context.js';
+import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
+import { launchGuest } from '../vm/launch.js';
+import type { MicroVM } from '../vm/microvm.js';
+import type { Accelerator } from '../vm/qemu-args.js';
+import { residentMiB, type RunSpec } from './expand.js';
+import { delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
+import { setUpMemoryArm, type MemoryArm } from './memory-arm.js';
+import { runWorkload, type WorkloadPhase } from './workload.js';
+
+export type RunPhase = 'start' | 'boot' | 'attach' | WorkloadPhase | 'collect' | 'done';
+
+export interface RunOneOptions {
+  runId: string;
+  config: ExperimentConfig;
+  image: GuestImage;
+  accelerator: Accelerator;
+  host: HostFacts;
+  /** results/RUN-ID/logs/RUN/ */
+  logDir: string;
+  onPhase?: (phase: RunPhase) => void;
+  onOutput?: (chunk: string) => void;
+}
+
+async function waitForAttach(monitor: MonitorHandle, vm: MicroVM, vmId: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = await monitor.control.stats();
+    if (vmStatsOf(stats, vmId)) return;
+    if (vm.exited) throw new Error(`VM ${vmId}: QEMU exited before attaching its RAM to the handler\n${vm.serial.tail()}`);
+    if (Date.now() > deadline) throw new Error(`VM ${vmId}: the handler did not report the guest RAM attached within ${timeoutMs} ms (see monitor.log and ${vm.logFile})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function armInfo(spec: RunSpec, config: ExperimentConfig): RunRecord['arm'] {
+  const a = spec.arm;
+  const vm = config.vms[0]!;
+  return {
+    name: a.name,
+    kind: a.kind,
+    backend: a.kind === 'fluidmem' ? a.backend : undefined,
+    residentMiB: residentMiB(a, vm),
+    swapOn: a.kind === 'swap' ? a.swap_on : undefined,
+  };
+}
+
+function saveLogs(runDir: string, logDir: string): void {
+  mkdirSync(logDir, { recursive: true });
+  if (!existsSync(runDir)) return;
+  for (const f of readdirSync(runDir)) {
+    if (f.endsWith('.log')) copyFileSync(join(runDir, f), join(logDir, f));
+  }
+}
+
+async function redisFacts(arm: MemoryArm): Promise<{ info: Record<string, string>; keys: number } | undefined> {
+  if (!arm.store) return undefined;
+  const store = await RedisStore.connect({ url: arm.store.url, password: arm.store.password });
+  try {
+    return { info: await store.info(), keys: await store.countKeys(arm.store.keyPrefix) };
+  } finally {
+    await store.close();
+  }
+}
+
+async function measureGuest(vm: MicroVM, vmName: string, arm: MemoryArm, o: RunOneOptions, spec: RunSpec): Promise<VmResult & { outcome: Awaited<ReturnType<typeof runWorkload>> }> {
+  const vmConfig = o.config.vms.find((v) => v.name === vmName)!;
+  const vmstatBefore = await readVmstat(vm);
+  const handlerBefore = arm.monitor ? vmStatsOf(await arm.monitor.control.stats(), vmName) : undefined;
+  const outcome = await runWorkload(vm, o.config.workload, spec.params, {
+    timeoutMs: vmConfig.timeouts.command,
+    onOutput: o.onOutput,
+    onPhase: o.onPhase,
+  });
+  o.onPhase?.('collect');
+  writeFileSync(join(o.logDir, `${vmName}.workload.txt`), outcome.output);
+  const vmstatDelta = delta(await readVmstat(vm), vmstatBefore);
+  let handlerAfter;
+  if (arm.monitor) {
+    await arm.monitor.control.flush();
+    handlerAfter = vmStatsOf(await arm.monitor.control.stats(), vmName);
+  }
+  const redis = await redisFacts(arm);
+  const metrics: Record<string, number> = {
+    ...outcome.metrics,
+    ...handlerMetrics(handlerBefore, handlerAfter),
+    ...Object.fromEntries(Object.entries(vmstatDelta).map(([k, v]) => [`guest.vmstat.${k}`, v])),
+  };
+  if (redis) metrics['redis.keys'] = redis.keys;
+  return {
+    name: vmName,
+    memoryMiB: vm.opts.memoryMiB,
+    metrics,
+    handler: arm.monitor ? { before: handlerBefore, after: handlerAfter } : undefined,
+    vmstatDelta,
+    redisInfo: redis?.info,
+    workloadExitCode: outcome.exitCode,
+    outcome,
+  };
+}
+
+export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord> {
+  const started = Date.now();
+  const record: RunRecord = {
+    schema: RUN_SCHEMA, runId: o.runId, id: spec.id, experiment: o.config.name, variant: spec.variant,
+    arm: armInfo(spec, o.config), repetition: spec.repetition, params: spec.params, status: 'failed',
+    startedAt: new Date(started).toISOString(), durationMs: 0, accelerator: o.accelerator, vms: [], metrics: {}, host: o.host,
+  };
+  mkdirSync(o.logDir, { recursive: true });
+  const ctx = new RunContext(`${o.runId}-${spec.index}`, { keepRunDir: true });
+  try {
+    o.onPhase?.('start');
+    const arm = await setUpMemoryArm(ctx, o.config, spec.arm);
+    o.onPhase?.('boot');
+    const vms: MicroVM[] = [];
+    for (const vmConfig of spec.vms) {
+      const plan = arm.plan(vmConfig);
+      const vm = await launchGuest({ ctx, vm: vmConfig, image: o.image, accelerator: o.accelerator, ...plan });
+      if (arm.monitor) {
+        o.onPhase?.('attach');
+        await waitForAttach(arm.monitor, vm, vmConfig.name, 15_000);
+      }
+      await vm.resume();
+      vms.push(vm);
+    }
+    await Promise.all(vms.map((vm) => vm.waitForSsh()));
+    const results = await Promise.all(vms.map((vm, i) => measureGuest(vm, spec.vms[i]!.name, arm, o, spec)));
+    for (const { outcome, ...vmResult } of results) record.vms.push(vmResult);
+    const first = results[0]!;
+    record.metrics = first.metrics;
+    record.histograms = first.outcome.histograms;
+    const failed = results.find((r) => !r.outcome.ok);
+    record.status = failed ? 'failed' : 'ok';
+    if (failed) record.error = `${failed.name}: ${failed.outcome.error}`;
+  } catch (err) {
+    record.status = 'failed';
+    record.error = (err as Error).message;
+  } finally {
+    try { await ctx.dispose(); } catch (err) { record.error = `${record.error ? `${record.error}; ` : ''}${(err as Error).message}`; }
+    saveLogs(ctx.runDir, o.logDir);
+    rmSync(ctx.runDir, { recursive: true, force: true });
+    record.durationMs = Date.now() - started;
+    o.onPhase?.('done');
+  }
+  return record;
+}

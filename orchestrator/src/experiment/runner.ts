@@ -1,0 +1,81 @@
+/**
+ * Runs a whole experiment: expands the config, builds (or reuses) the guest image, picks
+ * the accelerator, executes every run in turn (a failed run is recorded and the rest go
+ * on), and writes results/RUN-ID/ with one JSON per run, raw logs and summary.json.
+ */
+import { hostFacts } from '../host/facts.js';
+import type { LoadedConfig } from '../config/load.js';
+import { ensureImage } from '../image/ensure.js';
+import { defaultWorkloadsDir } from '../image/paths.js';
+import { newRunId } from '../run/context.js';
+import { ResultsDir } from '../results/store.js';
+import { summarizeVariants } from '../results/summarize.js';
+import type { RunRecord, Summary } from '../results/types.js';
+import { resolveAccelerator } from '../vm/launch.js';
+import { expandRuns, type RunSpec } from './expand.js';
+import { runOne, type RunPhase } from './run-one.js';
+
+export interface ExperimentEvents {
+  /** Image build output and other set-up messages. */
+  log?: (line: string) => void;
+  phase?: (run: RunSpec, phase: RunPhase, total: number) => void;
+  runDone?: (run: RunSpec, record: RunRecord, total: number) => void;
+  /** Workload output, streamed. */
+  output?: (run: RunSpec, chunk: string) => void;
+}
+
+export interface ExperimentOptions {
+  resultsRoot?: string;
+  runId?: string;
+  events?: ExperimentEvents;
+}
+
+export interface ExperimentResult {
+  summary: Summary;
+  records: RunRecord[];
+  dir: string;
+}
+
+export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
+  const { config } = loaded;
+  const ev = opts.events ?? {};
+  const runs = expandRuns(config);
+  const runId = opts.runId ?? newRunId(config.name);
+  const startedAt = new Date().toISOString();
+  const results = new ResultsDir(opts.resultsRoot ?? config.results_dir, runId);
+  results.writeConfig(loaded.source);
+
+  const image = await ensureImage({ workloadsDir: defaultWorkloadsDir, log: ev.log });
+  const { accelerator, reason } = await resolveAccelerator(config.vms[0]!, image);
+  ev.log?.(`accelerator: ${accelerator} (${reason})`);
+  const host = await hostFacts();
+
+  const records: RunRecord[] = [];
+  const index: Summary['runs'] = [];
+  for (const spec of runs) {
+    const record = await runOne(spec, {
+      runId, config, image, accelerator, host,
+      logDir: results.logDir(spec.id),
+      onPhase: (phase) => ev.phase?.(spec, phase, runs.length),
+      onOutput: (chunk) => ev.output?.(spec, chunk),
+    });
+    records.push(record);
+    const file = results.writeRun(record);
+    index.push({ id: spec.id, variant: spec.variant, repetition: spec.repetition, status: record.status, error: record.error, file });
+    ev.runDone?.(spec, record, runs.length);
+  }
+  const summary = results.writeSummary({
+    runId,
+    experiment: config.name,
+    configFile: loaded.file,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    gitRevision: host.gitRevision,
+    host,
+    accelerator,
+    runs: index,
+    variants: summarizeVariants(records),
+    failed: records.filter((r) => r.status === 'failed').length,
+  });
+  return { summary, records, dir: results.dir };
+}
