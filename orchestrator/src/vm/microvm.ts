@@ -136,6 +136,8 @@ export class MicroVM {
       const reason = this.deathReason();
       throw new GuestBootError(reason ?? `VM ${this.opts.name}: ${(err as Error).message}\n--- serial console (${this.serial.path}) ---\n${this.serial.tail()}`);
     }
+    // bench/boot reads this to time the orchestrator's path to a usable guest.
+    if (process.env.FLUIDLAB_TRACE) process.stderr.write(`fluidlab-trace: ssh-ready ${this.opts.name}\n`);
     return this.shell;
   }
 

@@ -1,0 +1,87 @@
+/**
+ * Integration: whole experiments under TCG with the real handler, real Redis and real
+ * guests: every arm kind runs pmbench and its results are parsed; FluidMem arms evict and
+ * fetch, swap arms swap in; memverify finds no lost data at 4x the resident limit; and
+ * nothing (QEMU, handler, Redis) is left running.
+ */
+import { execa } from 'execa';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { runExperiment } from '../src/experiment/runner.js';
+import { readResults } from '../src/results/store.js';
+
+const runsDir = mkdtempSync(join(tmpdir(), 'fluidlab-runs-'));
+process.env.FLUIDLAB_RUNS_DIR = runsDir;
+const resultsRoot = mkdtempSync(join(tmpdir(), 'fluidlab-results-'));
+
+/** Processes started for this test file (they inherit FLUIDLAB_RUNS_DIR). */
+function leftovers(): string[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid).flatMap((pid) => {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`FLUIDLAB_RUNS_DIR=${runsDir}`)) return [];
+      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!];
+    } catch { return []; }
+  }).filter((cmd) => /qemu|fluidmem-monitor|redis-server/.test(cmd));
+}
+
+describe('experiments end to end', () => {
+  it('runs every arm kind and records what paging happened', async () => {
+    const loaded = loadConfig('configs/test-tiny.yaml');
+    const { summary, dir } = await runExperiment(loaded, { resultsRoot });
+    expect(summary.failed, JSON.stringify(summary.runs.filter((r) => r.status !== 'ok'))).toBe(0);
+
+    const { runs } = readResults(dir);
+    expect(runs.map((r) => r.arm.name)).toEqual(['dram', 'fluidmem-dram', 'fluidmem-redis', 'swap-tmpfs']);
+    for (const r of runs) {
+      expect(r.metrics['latency.ns.average']).toBeGreaterThan(0);
+      expect(r.metrics['throughput.aps']).toBeGreaterThan(0);
+      expect(r.histograms?.read?.length).toBeGreaterThan(0);
+    }
+    const byArm = Object.fromEntries(runs.map((r) => [r.arm.name, r]));
+    for (const arm of ['fluidmem-dram', 'fluidmem-redis']) {
+      expect(byArm[arm]!.metrics['handler.evictions']).toBeGreaterThan(1000);
+      expect(byArm[arm]!.metrics['handler.remote_fetches']).toBeGreaterThan(1000);
+      expect(byArm[arm]!.metrics['guest.vmstat.pswpin']).toBe(0);
+    }
+    expect(byArm['fluidmem-redis']!.vms[0]!.redisInfo?.redis_version).toMatch(/^\d+\./);
+    expect(byArm['fluidmem-redis']!.metrics['redis.keys']).toBeGreaterThan(1000);
+    expect(byArm['swap-tmpfs']!.metrics['guest.vmstat.pswpin']).toBeGreaterThan(1000);
+    expect(byArm.dram!.metrics['guest.vmstat.pswpin']).toBe(0);
+    // Paging costs: the all-DRAM guest is the fastest.
+    expect(byArm.dram!.metrics['latency.ns.average']).toBeLessThan(byArm['fluidmem-dram']!.metrics['latency.ns.average']!);
+
+    expect(summary.variants.map((v) => v.variant)).toEqual(['dram', 'fluidmem-dram', 'fluidmem-redis', 'swap-tmpfs']);
+    expect(readdirSync(join(dir, 'logs', '003-fluidmem-redis-r1')).sort()).toEqual(['monitor.log', 'redis.log', 'vm0.qemu.log', 'vm0.serial.log', 'vm0.workload.txt']);
+    expect(leftovers()).toEqual([]);
+    expect(readdirSync(runsDir)).toEqual([]);
+  });
+
+  it('loses no data under heavy eviction (memverify at 4x the resident limit)', async () => {
+    const { summary, records } = await runExperiment(loadConfig('configs/integrity.yaml'), { resultsRoot });
+    expect(summary.failed, JSON.stringify(summary.runs)).toBe(0);
+    for (const r of records) {
+      expect(r.metrics['memverify.mismatches']).toBe(0);
+      expect(r.metrics['memverify.pages']).toBe(65536);
+      expect(r.metrics['handler.evictions']).toBeGreaterThan(65536);
+      expect(r.metrics['handler.remote_fetches']).toBeGreaterThan(65536);
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('records a failed run, keeps going, and exits non-zero from the CLI', async () => {
+    // Redis is unreachable: the fluidmem-redis run fails, the dram run still runs.
+    const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
+    const src = readFileSync('configs/test-tiny.yaml', 'utf8')
+      .replace(/arms:[\s\S]*?workload:/, 'arms:\n  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 64M }\n  - { name: dram, kind: none }\nredis:\n  url: unix:///nonexistent/redis.sock\nworkload:');
+    (await import('node:fs')).writeFileSync(cfg, src);
+    const r = await execa('node', ['orchestrator/bin/orchestrate.js', 'up', cfg, '--json', '--results', resultsRoot], { reject: false });
+    expect(r.exitCode).toBe(1);
+    const summary = JSON.parse(r.stdout) as { runs: { status: string; error?: string }[] };
+    expect(summary.runs.map((x) => x.status)).toEqual(['failed', 'ok']);
+    expect(summary.runs[0]!.error).toMatch(/cannot reach Redis at unix:\/\/\/nonexistent\/redis.sock/);
+    expect(leftovers()).toEqual([]);
+  });
+});
