@@ -70,3 +70,30 @@ describe('config', () => {
     ]);
   });
 });
+
+describe('orchestrate validate (CLI)', () => {
+  it('prints one line with file:line per bad config and exits 1', async () => {
+    const { execa } = await import('execa');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'fl-validate-'));
+    const cases: Record<string, string> = {
+      'type.yaml': good.replace('memory: 256M', 'memory: [1, 2]'),
+      'unknown.yaml': good.replace('workload:', 'workloads: {}\nworkload:'),
+      'missing.yaml': good.replace('name: t\n', ''),
+      'syntax.yaml': 'name: t\nvms:\n  - name: vm0\n   memory: 1G\n',
+    };
+    for (const [name, src] of Object.entries(cases)) {
+      const file = join(dir, name);
+      writeFileSync(file, src);
+      const r = await execa('node', ['orchestrator/bin/orchestrate.js', 'validate', file], { reject: false });
+      expect(r.exitCode, name).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, name).toHaveLength(1);
+      expect(lines[0], name).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: `));
+    }
+    const ok = await execa('node', ['orchestrator/bin/orchestrate.js', 'validate', 'configs/quickstart.yaml'], { reject: false });
+    expect(ok.exitCode).toBe(0);
+  });
+});
