@@ -8,8 +8,9 @@ import { upCommand } from './commands/up.js';
 import { validateCommand } from './commands/validate.js';
 import { imageCommand } from './commands/image.js';
 import { monitorCommand } from './commands/monitor.js';
+import { reportCommand } from './commands/report.js';
 
-const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand];
+const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);

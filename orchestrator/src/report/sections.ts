@@ -1,0 +1,71 @@
+/** HTML fragments of the report: facts tables, per-variant statistics, runs, comparison. */
+import type { Comparison } from '../stats/compare.js';
+import { cv } from '../stats/describe.js';
+import { verdictLabel } from '../stats/verdict.js';
+import type { RunRecord, Summary, VariantSummary } from '../results/types.js';
+import { escapeHtml as e, formatNumber, formatPercent } from './format.js';
+
+const METRIC_ORDER = ['latency.ns.average', 'latency.ns.p50', 'latency.ns.p90', 'latency.ns.p99', 'throughput.aps'];
+
+export function sortMetrics(names: string[]): string[] {
+  const rank = (m: string) => {
+    const i = METRIC_ORDER.indexOf(m);
+    return i >= 0 ? i : METRIC_ORDER.length;
+  };
+  return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+export function keyValueTable(rows: [string, string | number | boolean | undefined][]): string {
+  const body = rows.filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `<tr><th scope="row">${e(k)}</th><td>${e(String(v))}</td></tr>`).join('');
+  return `<table class="kv">${body}</table>`;
+}
+
+export function hostSection(s: Summary, generator: Record<string, string>): string {
+  const h = s.host;
+  return keyValueTable([
+    ['experiment', s.experiment], ['run id', s.runId], ['config file', s.configFile],
+    ['started', s.startedAt], ['finished', s.finishedAt],
+    ['git revision', s.gitRevision ?? h.gitRevision ? `${s.gitRevision ?? h.gitRevision}${h.gitDirty ? ' (dirty)' : ''}` : undefined],
+    ['accelerator', s.accelerator], ['kernel', h.kernel], ['CPU', `${h.cpuModel} × ${h.cpus}`],
+    ['host memory', `${formatNumber(h.memoryMiB)} MiB`], ['QEMU', h.qemuVersion], ['Redis', h.redisVersion], ['Node', h.node],
+    ...Object.entries(generator),
+  ]);
+}
+
+export function variantTable(v: VariantSummary): string {
+  const head = '<tr><th>metric</th><th>mean</th><th>stdev</th><th>CV</th><th>min</th><th>max</th><th>n</th><th>per repetition</th></tr>';
+  const rows = sortMetrics(Object.keys(v.metrics)).map((m) => {
+    const s = v.metrics[m]!;
+    const c = cv(s.values);
+    return `<tr><td class="metric">${e(m)}</td><td>${formatNumber(s.mean)}</td><td>${formatNumber(s.stdev)}</td>` +
+      `<td>${Number.isNaN(c) ? '-' : formatPercent(c).replace('+', '')}</td><td>${formatNumber(s.min)}</td><td>${formatNumber(s.max)}</td>` +
+      `<td>${s.n}</td><td class="values">${s.values.map(formatNumber).join(', ')}</td></tr>`;
+  }).join('');
+  const failed = v.failed ? ` <span class="bad">${v.failed} failed</span>` : '';
+  return `<section class="variant"><h3>${e(v.variant)} <small>arm ${e(v.arm)} · ${v.runs} run${v.runs === 1 ? '' : 's'}${failed}</small></h3>` +
+    (rows ? `<table class="stats">${head}${rows}</table>` : '<p class="muted">no metrics (every run of this variant failed)</p>') + '</section>';
+}
+
+export function runsTable(summary: Summary, records: RunRecord[]): string {
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const rows = summary.runs.map((r) => {
+    const rec = byId.get(r.id);
+    const status = r.status === 'ok' ? '<span class="good">ok</span>' : '<span class="bad">failed</span>';
+    return `<tr><td>${e(r.id)}</td><td>${e(r.variant)}</td><td>${r.repetition}</td><td>${status}</td>` +
+      `<td>${rec ? formatNumber(rec.durationMs / 1000) : '-'}</td><td class="err">${e(r.error ?? '')}</td></tr>`;
+  }).join('');
+  return `<table class="runs"><tr><th>run</th><th>variant</th><th>rep</th><th>status</th><th>seconds</th><th>error</th></tr>${rows}</table>`;
+}
+
+export function comparisonTable(c: Comparison): string {
+  const interesting = c.rows.filter((r) => r.direction !== 'informational' || r.verdict === 'changed');
+  const rows = interesting.map((r) => {
+    const cls = r.verdict === 'worse' ? 'bad' : r.verdict === 'better' ? 'good' : '';
+    return `<tr class="${cls}"><td>${e(r.variant)}</td><td class="metric">${e(r.metric)}</td><td>${formatNumber(r.meanA)}</td><td>${formatNumber(r.meanB)}</td>` +
+      `<td>${formatPercent(r.change)}</td><td>[${formatPercent(r.ciLow)}, ${formatPercent(r.ciHigh)}]</td><td>${e(verdictLabel(r.verdict))}</td></tr>`;
+  }).join('');
+  return `<p>Baseline <code>${e(c.a.runId)}</code> → this run <code>${e(c.b.runId)}</code>; ` +
+    `${Math.round(c.confidence * 100)}% bootstrap interval over repetitions (${c.resamples} resamples), noise threshold ${formatPercent(c.threshold, 0).replace('+', '')}.</p>` +
+    `<table class="stats"><tr><th>variant</th><th>metric</th><th>baseline</th><th>this run</th><th>change</th><th>CI</th><th>verdict</th></tr>${rows}</table>`;
+}
