@@ -94,7 +94,10 @@ async function runMemverify(vm: MicroVM, params: ScalarParams, opts: WorkloadRun
   const last = r.stdout.trim().split('\n').pop() ?? '';
   let result: { mismatches?: number; pages?: number; seconds?: number } = {};
   try { result = JSON.parse(last) as typeof result; } catch { /* reported below */ }
-  if (result.mismatches === undefined) return { ok: false, exitCode: r.code, output, metrics: {}, error: `memverify printed no result (status ${r.code}): ${r.stderr.trim()}` };
+  if (result.mismatches === undefined) {
+    const how = r.signal ? `killed by SIG${r.signal} (out of guest memory? see the serial log)` : `status ${r.code}`;
+    return { ok: false, exitCode: r.code, output, metrics: {}, error: `memverify printed no result (${how}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` };
+  }
   const metrics = { 'memverify.mismatches': result.mismatches, 'memverify.pages': result.pages ?? 0, 'memverify.seconds': result.seconds ?? 0 };
   const ok = r.code === 0 && result.mismatches === 0;
   return { ok, exitCode: r.code, output, metrics, error: ok ? undefined : `memverify found ${result.mismatches} mismatching words (status ${r.code})` };
