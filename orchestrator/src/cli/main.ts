@@ -9,8 +9,9 @@ import { validateCommand } from './commands/validate.js';
 import { imageCommand } from './commands/image.js';
 import { monitorCommand } from './commands/monitor.js';
 import { reportCommand } from './commands/report.js';
+import { compareCommand } from './commands/compare.js';
 
-const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand];
+const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand, compareCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);
