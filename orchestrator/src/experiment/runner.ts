@@ -4,6 +4,7 @@
  * on), and writes results/RUN-ID/ with one JSON per run, raw logs and summary.json.
  */
 import { hostFacts } from '../host/facts.js';
+import { onSignalExit } from '../process/cleanup.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ensureImage } from '../image/ensure.js';
 import { defaultWorkloadsDir } from '../image/paths.js';
@@ -52,6 +53,22 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
 
   const records: RunRecord[] = [];
   const index: Summary['runs'] = [];
+  const writeSummary = (interrupted: boolean) => results.writeSummary({
+    runId,
+    experiment: config.name,
+    configFile: loaded.file,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    gitRevision: host.gitRevision,
+    host,
+    accelerator,
+    runs: index,
+    variants: summarizeVariants(records),
+    failed: records.filter((r) => r.status === 'failed').length,
+    ...(interrupted ? { interrupted: true } : {}),
+  });
+  // Ctrl-C: the run in progress is torn down by its context; what finished is kept.
+  const unregister = onSignalExit(async () => { writeSummary(true); });
   for (const spec of runs) {
     const record = await runOne(spec, {
       runId, config, image, accelerator, host,
@@ -64,18 +81,7 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
     index.push({ id: spec.id, variant: spec.variant, repetition: spec.repetition, status: record.status, error: record.error, file });
     ev.runDone?.(spec, record, runs.length);
   }
-  const summary = results.writeSummary({
-    runId,
-    experiment: config.name,
-    configFile: loaded.file,
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    gitRevision: host.gitRevision,
-    host,
-    accelerator,
-    runs: index,
-    variants: summarizeVariants(records),
-    failed: records.filter((r) => r.status === 'failed').length,
-  });
+  unregister();
+  const summary = writeSummary(false);
   return { summary, records, dir: results.dir };
 }

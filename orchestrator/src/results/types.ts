@@ -84,4 +84,6 @@ export interface Summary {
   runs: { id: string; variant: string; repetition: number; status: 'ok' | 'failed'; error?: string; file: string }[];
   variants: VariantSummary[];
   failed: number;
+  /** Set when the experiment was stopped (SIGINT/SIGTERM) before every run finished. */
+  interrupted?: boolean;
 }
