@@ -127,10 +127,19 @@ export class MicroVM {
   /** Waits for the guest's sshd and opens a session. Fails early on a panic or QEMU exit. */
   async waitForSsh(): Promise<GuestShell> {
     if (this.shell) return this.shell;
+    const deadline = Date.now() + this.opts.timeouts.bootMs;
+    // The guest's init prints the marker once sshd listens. Connecting earlier would
+    // reach QEMU's user-mode forwarder, which holds the connection until the guest's
+    // network is up, so wait for the marker first (fast file polling).
+    while (!this.serial.ready && Date.now() < deadline) {
+      const reason = this.deathReason();
+      if (reason) throw new GuestBootError(reason);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     try {
       this.shell = await GuestShell.connect(
         { host: '127.0.0.1', port: this.sshPort, username: 'root', privateKeyPath: this.opts.image.privateKeyPath },
-        { timeoutMs: this.opts.timeouts.bootMs, abort: () => this.deathReason() },
+        { timeoutMs: Math.max(this.opts.timeouts.sshMs, deadline - Date.now()), abort: () => this.deathReason() },
       );
     } catch (err) {
       const reason = this.deathReason();
