@@ -21,7 +21,8 @@ function fixture(runId: string) {
     root: join(tmp, 'results'), runId, experiment: 'report-demo',
     variants: [
       { variant: 'dram', arm: 'dram', kind: 'none', medianNs: 120, metrics: {
-        'latency.ns.average': noisy(140, 3), 'throughput.aps': noisy(5.1e6, 3), 'latency.ns.p99': noisy(900, 3) } },
+        'latency.ns.average': noisy(140, 3), 'throughput.aps': noisy(5.1e6, 3), 'latency.ns.p99': noisy(900, 3),
+        'read.latency.ns.256-512%': noisy(12, 3), 'vmstat.pswpin': [0, 0, 0] } },
       { variant: 'fluidmem-dram', arm: 'fluidmem-dram', kind: 'fluidmem', medianNs: 2400, metrics: {
         'latency.ns.average': noisy(3100, 3, 0.05), 'throughput.aps': noisy(2.9e5, 3, 0.05), 'latency.ns.p99': noisy(42000, 3),
         'handler.faults': noisy(90000, 3), 'handler.evictions': noisy(70000, 3), 'handler.remote_fetches': noisy(60000, 3),
@@ -44,6 +45,9 @@ describe('report HTML', () => {
     expect(html).toContain('# synthetic fixture');
     for (const v of ['dram', 'fluidmem-dram', 'swap']) expect(html).toContain(`<h3>${v} <small>arm ${v}`);
     expect(html).toContain('1 failed');
+    // Histogram band shares and all-zero counters are folded away under the headline metrics.
+    expect(html).toMatch(/<details><summary>2 more metrics[^]*read\.latency\.ns\.256-512%[^]*<\/details>/);
+    expect(html.split('<details>')[0]).not.toContain('read.latency.ns.256-512%');
     expect(html).toContain('guest did not boot (synthetic)');
     // Self-contained: no scripts, no external stylesheets, images or fonts.
     expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);

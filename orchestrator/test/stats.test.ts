@@ -98,6 +98,7 @@ describe('verdicts', () => {
     expect(metricDirection('handler.fault_latency_ns.p50')).toBe('lower-is-better');
     expect(metricDirection('throughput.aps')).toBe('higher-is-better');
     expect(metricDirection('handler.evictions')).toBe('informational');
+    expect(metricDirection('read.latency.ns.256-512%')).toBe('informational');
   });
 
   it('calls a significant rise worse for latency, better for throughput, changed otherwise', () => {

@@ -10,8 +10,9 @@ import { imageCommand } from './commands/image.js';
 import { monitorCommand } from './commands/monitor.js';
 import { reportCommand } from './commands/report.js';
 import { compareCommand } from './commands/compare.js';
+import { nightlyCommand } from './commands/nightly.js';
 
-const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand, compareCommand];
+const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand, compareCommand, nightlyCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);

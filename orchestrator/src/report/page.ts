@@ -9,7 +9,7 @@ table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #d0d7de;
 th{background:#f6f8fa}td.metric,td.values,td.err,table.kv td,table.kv th,table.runs td{text-align:left}
 td.values{color:#57606a;font-size:12px}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}
 .good{color:#1a7f37}.bad{color:#cf222e}tr.bad td{background:#ffebe9}tr.good td{background:#dafbe1}.muted{color:#57606a}
-figure{margin:12px 0}figure svg{max-width:100%;height:auto}.banner{padding:8px 12px;border-radius:6px;margin:8px 0}
+details{margin:0 0 12px}summary{cursor:pointer;color:#57606a}figure{margin:12px 0}figure svg{max-width:100%;height:auto}.banner{padding:8px 12px;border-radius:6px;margin:8px 0}
 .banner.bad{background:#ffebe9;border:1px solid #cf222e}.banner.good{background:#dafbe1;border:1px solid #1a7f37}
 `;
 

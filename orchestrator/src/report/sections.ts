@@ -1,6 +1,7 @@
 /** HTML fragments of the report: facts tables, per-variant statistics, runs, comparison. */
 import type { Comparison } from '../stats/compare.js';
 import { cv } from '../stats/describe.js';
+import { isBandShare } from '../stats/direction.js';
 import { verdictLabel } from '../stats/verdict.js';
 import type { RunRecord, Summary, VariantSummary } from '../results/types.js';
 import { escapeHtml as e, formatNumber, formatPercent } from './format.js';
@@ -33,18 +34,34 @@ export function hostSection(s: Summary, generator: Record<string, string>): stri
   ]);
 }
 
+const STATS_HEAD = '<tr><th>metric</th><th>mean</th><th>stdev</th><th>CV</th><th>min</th><th>max</th><th>n</th><th>per repetition</th></tr>';
+
+/** Main table: the headline metrics; histogram band shares and all-zero counters go in a fold. */
+function isHeadline(name: string, s: VariantSummary['metrics'][string]): boolean {
+  return !isBandShare(name) && s.values.some((x) => x !== 0);
+}
+
 export function variantTable(v: VariantSummary): string {
-  const head = '<tr><th>metric</th><th>mean</th><th>stdev</th><th>CV</th><th>min</th><th>max</th><th>n</th><th>per repetition</th></tr>';
-  const rows = sortMetrics(Object.keys(v.metrics)).map((m) => {
+  const names = sortMetrics(Object.keys(v.metrics));
+  const main = names.filter((m) => isHeadline(m, v.metrics[m]!));
+  const rest = names.filter((m) => !main.includes(m));
+  const rows = statsRows(v, main);
+  const failed = v.failed ? ` <span class="bad">${v.failed} failed</span>` : '';
+  const more = rest.length
+    ? `<details><summary>${rest.length} more metrics (histogram band shares, all-zero counters)</summary><table class="stats">${STATS_HEAD}${statsRows(v, rest)}</table></details>`
+    : '';
+  return `<section class="variant"><h3>${e(v.variant)} <small>arm ${e(v.arm)} · ${v.runs} run${v.runs === 1 ? '' : 's'}${failed}</small></h3>` +
+    (rows ? `<table class="stats">${STATS_HEAD}${rows}</table>${more}` : '<p class="muted">no metrics (every run of this variant failed)</p>') + '</section>';
+}
+
+function statsRows(v: VariantSummary, names: string[]): string {
+  return names.map((m) => {
     const s = v.metrics[m]!;
     const c = cv(s.values);
     return `<tr><td class="metric">${e(m)}</td><td>${formatNumber(s.mean)}</td><td>${formatNumber(s.stdev)}</td>` +
       `<td>${Number.isNaN(c) ? '-' : formatPercent(c).replace('+', '')}</td><td>${formatNumber(s.min)}</td><td>${formatNumber(s.max)}</td>` +
       `<td>${s.n}</td><td class="values">${s.values.map(formatNumber).join(', ')}</td></tr>`;
   }).join('');
-  const failed = v.failed ? ` <span class="bad">${v.failed} failed</span>` : '';
-  return `<section class="variant"><h3>${e(v.variant)} <small>arm ${e(v.arm)} · ${v.runs} run${v.runs === 1 ? '' : 's'}${failed}</small></h3>` +
-    (rows ? `<table class="stats">${head}${rows}</table>` : '<p class="muted">no metrics (every run of this variant failed)</p>') + '</section>';
 }
 
 export function runsTable(summary: Summary, records: RunRecord[]): string {

@@ -1,0 +1,80 @@
+/**
+ * JUnit XML for CI systems: one testsuite per nightly run; one testcase per variant x
+ * metric with a verdict (a regression is a <failure>, too few repetitions <skipped>), and
+ * one testcase per failed run (an <error>), or one for the experiment if it did not finish.
+ */
+import type { Summary } from '../results/types.js';
+import type { Comparison, MetricComparison } from '../stats/compare.js';
+import { verdictLabel } from '../stats/verdict.js';
+
+export interface JUnitInput {
+  experiment: string;
+  runId?: string;
+  baseline?: string;
+  gitRevision?: string;
+  timestamp: string;
+  durationMs: number;
+  summary?: Summary;
+  comparison?: Comparison;
+  /** Set when the experiment did not produce results at all. */
+  error?: string;
+}
+
+export function xmlEscape(text: string): string {
+  // Characters XML 1.0 cannot carry at all are dropped; the rest escaped.
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+const attr = (o: Record<string, string | number | undefined>) =>
+  Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${xmlEscape(String(v))}"`).join('');
+
+function pct(f: number | null): string {
+  return f === null ? 'n/a' : `${f >= 0 ? '+' : ''}${(f * 100).toFixed(2)}%`;
+}
+
+function describe(r: MetricComparison): string {
+  return `${r.metric}: ${r.meanA} -> ${r.meanB} (n=${r.nA}/${r.nB}), change ${pct(r.change)}, CI [${pct(r.ciLow)}, ${pct(r.ciHigh)}]: ${verdictLabel(r.verdict)}`;
+}
+
+function metricCase(suite: string, r: MetricComparison): string {
+  const head = `    <testcase${attr({ classname: `${suite}.${r.variant}`, name: r.metric, time: 0 })}>`;
+  const text = xmlEscape(describe(r));
+  if (r.verdict === 'worse') return `${head}\n      <failure${attr({ type: 'regression', message: `${r.variant} ${r.metric} ${pct(r.change)} (worse)` })}>${text}</failure>\n    </testcase>`;
+  if (r.verdict === 'insufficient-data') return `${head}\n      <skipped${attr({ message: 'too few repetitions for a verdict' })}/>\n      <system-out>${text}</system-out>\n    </testcase>`;
+  return `${head}\n      <system-out>${text}</system-out>\n    </testcase>`;
+}
+
+export function junitXml(input: JUnitInput): string {
+  const suite = input.experiment;
+  const cases: string[] = [];
+  let failures = 0;
+  let errors = 0;
+  let skipped = 0;
+  if (input.error) {
+    errors++;
+    cases.push(`    <testcase${attr({ classname: `${suite}.experiment`, name: 'run', time: (input.durationMs / 1000).toFixed(3) })}>\n` +
+      `      <error${attr({ type: 'run-failed', message: input.error.split('\n')[0] })}>${xmlEscape(input.error)}</error>\n    </testcase>`);
+  }
+  for (const run of input.summary?.runs ?? []) {
+    if (run.status !== 'failed') continue;
+    errors++;
+    cases.push(`    <testcase${attr({ classname: `${suite}.runs`, name: run.id, time: 0 })}>\n` +
+      `      <error${attr({ type: 'run-failed', message: (run.error ?? 'run failed').split('\n')[0] })}>${xmlEscape(run.error ?? 'run failed')}</error>\n    </testcase>`);
+  }
+  for (const r of input.comparison?.rows ?? []) {
+    if (r.verdict === 'worse') failures++;
+    if (r.verdict === 'insufficient-data') skipped++;
+    cases.push(metricCase(suite, r));
+  }
+  const props = [
+    ['runId', input.runId], ['baseline', input.baseline ?? 'none'], ['gitRevision', input.gitRevision],
+    ['threshold', input.comparison ? String(input.comparison.threshold) : undefined],
+  ].filter(([, v]) => v !== undefined).map(([k, v]) => `      <property${attr({ name: k, value: v })}/>`).join('\n');
+  const counts = { tests: cases.length, failures, errors, skipped };
+  return `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<testsuites${attr({ name: 'fluidlab nightly', ...counts, time: (input.durationMs / 1000).toFixed(3) })}>\n` +
+    `  <testsuite${attr({ name: suite, ...counts, timestamp: input.timestamp, time: (input.durationMs / 1000).toFixed(3) })}>\n` +
+    `    <properties>\n${props}\n    </properties>\n${cases.join('\n')}${cases.length ? '\n' : ''}  </testsuite>\n</testsuites>\n`;
+}
