@@ -18,13 +18,17 @@ process.env.FLUIDLAB_RUNS_DIR = runsDir;
 const resultsRoot = mkdtempSync(join(tmpdir(), 'fluidlab-results-'));
 
 /** Processes started for this test file (they inherit FLUIDLAB_RUNS_DIR). */
-function leftovers(): string[] {
+function ours(): { pid: number; cmd: string }[] {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid).flatMap((pid) => {
     try {
       if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`FLUIDLAB_RUNS_DIR=${runsDir}`)) return [];
-      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!];
+      return [{ pid: Number(pid), cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]! }];
     } catch { return []; }
-  }).filter((cmd) => /qemu|fluidmem-monitor|redis-server/.test(cmd));
+  }).filter((p) => /qemu|fluidmem-monitor|redis-server/.test(p.cmd));
+}
+
+function leftovers(): string[] {
+  return ours().map((p) => p.cmd);
 }
 
 describe('experiments end to end', () => {
@@ -69,6 +73,32 @@ describe('experiments end to end', () => {
       expect(r.metrics['handler.remote_fetches']).toBeGreaterThan(65536);
     }
     expect(leftovers()).toEqual([]);
+  });
+
+  it('a handler that crashes mid-run fails the run with a clear error and leaves nothing', async () => {
+    const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
+    const src = readFileSync('configs/test-tiny.yaml', 'utf8')
+      .replace(/arms:[\s\S]*?workload:/, 'arms:\n  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 64M }\nworkload:')
+      .replace('duration: 1', 'duration: 30');
+    (await import('node:fs')).writeFileSync(cfg, src);
+    let killed = false;
+    const { records } = await runExperiment(loadConfig(cfg), {
+      resultsRoot,
+      events: {
+        phase: (_run, phase) => {
+          if (phase !== 'run' || killed) return;
+          const monitor = ours().find((p) => p.cmd.endsWith('fluidmem-monitor'));
+          expect(monitor).toBeDefined();
+          process.kill(monitor!.pid, 'SIGKILL');
+          killed = true;
+        },
+      },
+    });
+    expect(killed).toBe(true);
+    expect(records[0]!.status).toBe('failed');
+    expect(records[0]!.error).toMatch(/^fluidmem-monitor \(pid \d+\) was killed by SIGKILL during the run: its guests stop rather than lose memory/);
+    expect(leftovers()).toEqual([]);
+    expect(readdirSync(runsDir)).toEqual([]);
   });
 
   it('records a failed run, keeps going, and exits non-zero from the CLI', async () => {

@@ -112,6 +112,14 @@ async function measureGuest(vm: MicroVM, vmName: string, arm: MemoryArm, o: RunO
   };
 }
 
+/** Says how the handler died, if it did: the root cause when guests then fail. */
+async function monitorDeath(monitor: MonitorHandle): Promise<string | undefined> {
+  const exit = await Promise.race([monitor.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]);
+  if (!exit) return undefined;
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
+  return `fluidmem-monitor (pid ${monitor.pid}) ${how} during the run: its guests stop rather than lose memory (see logs/monitor.log)`;
+}
+
 export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord> {
   const started = Date.now();
   const record: RunRecord = {
@@ -121,9 +129,10 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
   };
   mkdirSync(o.logDir, { recursive: true });
   const ctx = new RunContext(`${o.runId}-${spec.index}`, { keepRunDir: true });
+  let arm: MemoryArm | undefined;
   try {
     o.onPhase?.('start');
-    const arm = await setUpMemoryArm(ctx, o.config, spec.arm);
+    arm = await setUpMemoryArm(ctx, o.config, spec.arm);
     o.onPhase?.('boot');
     const vms: MicroVM[] = [];
     for (const vmConfig of spec.vms) {
@@ -137,7 +146,7 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
       vms.push(vm);
     }
     await Promise.all(vms.map((vm) => vm.waitForSsh()));
-    const results = await Promise.all(vms.map((vm, i) => measureGuest(vm, spec.vms[i]!.name, arm, o, spec)));
+    const results = await Promise.all(vms.map((vm, i) => measureGuest(vm, spec.vms[i]!.name, arm!, o, spec)));
     for (const { outcome, ...vmResult } of results) record.vms.push(vmResult);
     const first = results[0]!;
     record.metrics = first.metrics;
@@ -147,7 +156,8 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     if (failed) record.error = `${failed.name}: ${failed.outcome.error}`;
   } catch (err) {
     record.status = 'failed';
-    record.error = (err as Error).message;
+    const crashed = arm?.monitor ? await monitorDeath(arm.monitor) : undefined;
+    record.error = crashed ? `${crashed}; then: ${(err as Error).message}` : (err as Error).message;
   } finally {
     try { await ctx.dispose(); } catch (err) { record.error = `${record.error ? `${record.error}; ` : ''}${(err as Error).message}`; }
     saveLogs(ctx.runDir, o.logDir);

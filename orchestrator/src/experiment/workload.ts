@@ -51,6 +51,11 @@ export function pmbenchCommand(workload: WorkloadConfig, params: ScalarParams): 
   return [workload.pmbench?.binary ? REAL_PMBENCH_PATH : 'pmbench', ...args];
 }
 
+/** "status N", or the signal with the usual cause (the guest's OOM killer). */
+function describeExit(r: { code: number; signal?: string }): string {
+  return r.signal ? `was killed by SIG${r.signal} (out of guest memory? see the serial log)` : `exited with status ${r.code}`;
+}
+
 function bands(h: PmbenchReport['histograms']['read']): HistogramBand[] | undefined {
   return h ? finestBuckets(h).map((b) => ({ loNs: b.loNs, hiNs: b.hiNs, count: b.count })) : undefined;
 }
@@ -75,7 +80,7 @@ async function runPmbench(vm: MicroVM, workload: WorkloadConfig, params: ScalarP
   const argv = pmbenchCommand(workload, params);
   const r = await vm.exec(argv, { timeoutMs: opts.timeoutMs, onStdout: phaseWatcher(opts), onStderr: opts.onOutput });
   const output = r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : '');
-  if (r.code !== 0) return { ok: false, exitCode: r.code, output, metrics: {}, error: `pmbench exited with status ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+  if (r.code !== 0) return { ok: false, exitCode: r.code, output, metrics: {}, error: `pmbench ${describeExit(r)}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
   const report = parsePmbenchReport(r.stdout);
   return {
     ok: true,
@@ -95,8 +100,7 @@ async function runMemverify(vm: MicroVM, params: ScalarParams, opts: WorkloadRun
   let result: { mismatches?: number; pages?: number; seconds?: number } = {};
   try { result = JSON.parse(last) as typeof result; } catch { /* reported below */ }
   if (result.mismatches === undefined) {
-    const how = r.signal ? `killed by SIG${r.signal} (out of guest memory? see the serial log)` : `status ${r.code}`;
-    return { ok: false, exitCode: r.code, output, metrics: {}, error: `memverify printed no result (${how}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` };
+    return { ok: false, exitCode: r.code, output, metrics: {}, error: `memverify printed no result: it ${describeExit(r)}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` };
   }
   const metrics = { 'memverify.mismatches': result.mismatches, 'memverify.pages': result.pages ?? 0, 'memverify.seconds': result.seconds ?? 0 };
   const ok = r.code === 0 && result.mismatches === 0;
@@ -106,7 +110,7 @@ async function runMemverify(vm: MicroVM, params: ScalarParams, opts: WorkloadRun
 async function runCommand(vm: MicroVM, argv: string[], opts: WorkloadRunOptions): Promise<WorkloadOutcome> {
   opts.onPhase?.('run');
   const r = await vm.exec(argv, { timeoutMs: opts.timeoutMs, onStdout: opts.onOutput, onStderr: opts.onOutput });
-  return { ok: r.code === 0, exitCode: r.code, output: r.stdout + r.stderr, metrics: { 'command.exit_code': r.code }, error: r.code === 0 ? undefined : `command exited with status ${r.code}` };
+  return { ok: r.code === 0, exitCode: r.code, output: r.stdout + r.stderr, metrics: { 'command.exit_code': r.code }, error: r.code === 0 ? undefined : `command ${describeExit(r)}` };
 }
 
 export function runWorkload(vm: MicroVM, workload: WorkloadConfig, params: ScalarParams, opts: WorkloadRunOptions): Promise<WorkloadOutcome> {
