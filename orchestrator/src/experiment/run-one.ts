@@ -4,7 +4,7 @@
  * the workload over SSH, and the collection of counters. Returns a RunRecord, also when
  * the run fails; the run context tears everything down on every path.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import type { MonitorHandle } from '../handler/monitor.js';
@@ -128,7 +128,7 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     startedAt: new Date(started).toISOString(), durationMs: 0, accelerator: o.accelerator, vms: [], metrics: {}, host: o.host,
   };
   mkdirSync(o.logDir, { recursive: true });
-  const ctx = new RunContext(`${o.runId}-${spec.index}`, { keepRunDir: true });
+  const ctx = new RunContext(`${o.runId}-${spec.index}`, { archive: (runDir) => saveLogs(runDir, o.logDir) });
   let arm: MemoryArm | undefined;
   try {
     o.onPhase?.('start');
@@ -160,8 +160,6 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     record.error = crashed ? `${crashed}; then: ${(err as Error).message}` : (err as Error).message;
   } finally {
     try { await ctx.dispose(); } catch (err) { record.error = `${record.error ? `${record.error}; ` : ''}${(err as Error).message}`; }
-    saveLogs(ctx.runDir, o.logDir);
-    rmSync(ctx.runDir, { recursive: true, force: true });
     record.durationMs = Date.now() - started;
     o.onPhase?.('done');
   }

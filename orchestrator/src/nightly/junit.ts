@@ -1,7 +1,8 @@
 /**
- * JUnit XML for CI systems: one testsuite per nightly run; one testcase per variant x
- * metric with a verdict (a regression is a <failure>, too few repetitions <skipped>), and
- * one testcase per failed run (an <error>), or one for the experiment if it did not finish.
+ * JUnit XML for CI systems: one testsuite per nightly run; one testcase per run (a failed
+ * run is an <error>), or one for the experiment if it produced no results; and one testcase
+ * per variant x metric with a verdict (a regression is a <failure>, too few repetitions
+ * <skipped>).
  */
 import type { Summary } from '../results/types.js';
 import type { Comparison, MetricComparison } from '../stats/compare.js';
@@ -58,10 +59,13 @@ export function junitXml(input: JUnitInput): string {
       `      <error${attr({ type: 'run-failed', message: input.error.split('\n')[0] })}>${xmlEscape(input.error)}</error>\n    </testcase>`);
   }
   for (const run of input.summary?.runs ?? []) {
-    if (run.status !== 'failed') continue;
+    const head = `    <testcase${attr({ classname: `${suite}.runs`, name: run.id, time: 0 })}`;
+    if (run.status !== 'failed') {
+      cases.push(`${head}/>`);
+      continue;
+    }
     errors++;
-    cases.push(`    <testcase${attr({ classname: `${suite}.runs`, name: run.id, time: 0 })}>\n` +
-      `      <error${attr({ type: 'run-failed', message: (run.error ?? 'run failed').split('\n')[0] })}>${xmlEscape(run.error ?? 'run failed')}</error>\n    </testcase>`);
+    cases.push(`${head}>\n      <error${attr({ type: 'run-failed', message: (run.error ?? 'run failed').split('\n')[0] })}>${xmlEscape(run.error ?? 'run failed')}</error>\n    </testcase>`);
   }
   for (const r of input.comparison?.rows ?? []) {
     if (r.verdict === 'worse') failures++;

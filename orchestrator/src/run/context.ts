@@ -25,14 +25,13 @@ export class RunContext {
   private readonly unregister: () => void;
   private disposed = false;
 
-  constructor(readonly runId: string, opts: { keepRunDir?: boolean } = {}) {
+  /** `archive` is called with the run directory after teardown, before it is removed
+   * (on every path, signals included), e.g. to keep its logs with the results. */
+  constructor(readonly runId: string, private readonly opts: { archive?: (runDir: string) => void } = {}) {
     this.runDir = join(runsRoot(), runId);
     this.lease = new Lease(this.runDir, runId);
-    this.keepRunDir = opts.keepRunDir ?? false;
     this.unregister = onSignalExit(() => this.dispose());
   }
-
-  private readonly keepRunDir: boolean;
 
   /** Takes ownership of a resource; returns it for chaining. */
   own<T extends Disposable>(resource: T): T {
@@ -56,7 +55,12 @@ export class RunContext {
       try { await r.dispose(); } catch (err) { errors.push((err as Error).message); }
     }
     this.owned.length = 0;
-    if (!this.keepRunDir) rmSync(this.runDir, { recursive: true, force: true });
+    try {
+      this.opts.archive?.(this.runDir);
+    } catch (err) {
+      errors.push(`archiving ${this.runDir}: ${(err as Error).message}`);
+    }
+    rmSync(this.runDir, { recursive: true, force: true });
     if (errors.length) throw new Error(`cleanup of run ${this.runId} had errors: ${errors.join('; ')}`);
   }
 }
