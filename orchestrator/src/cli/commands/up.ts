@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { describeRuns, expandRuns } from '../../experiment/expand.js';
 import { runExperiment } from '../../experiment/runner.js';
 import { formatTable, latencyRatios } from '../../results/summarize.js';
+import { Progress } from '../../ui/progress.js';
 
 export const upCommand: Command = {
   name: 'up',
@@ -29,27 +30,33 @@ export const upCommand: Command = {
     if (args.flags.has('dry-run')) return 0;
 
     const verbose = args.flags.has('verbose');
-    const started = Date.now();
-    const result = await runExperiment(loaded, {
-      resultsRoot: flagString(args, 'results'),
-      events: {
-        log: (l) => process.stderr.write(`[setup] ${l}\n`),
-        phase: (run, phase, total) => {
-          if (phase === 'done') return;
-          process.stderr.write(`[${run.index}/${total} ${run.id}] ${phase} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+    // A status line with phase and time left on a TTY; quiet otherwise (nightly logs, --json).
+    const progress = new Progress({ total: runs.length, stream: process.stderr, nonTty: verbose ? 'lines' : 'quiet' });
+    let result;
+    try {
+      result = await runExperiment(loaded, {
+        resultsRoot: flagString(args, 'results'),
+        events: {
+          log: (l) => { if (verbose || process.stderr.isTTY) process.stderr.write(`[setup] ${l}\n`); },
+          phase: (run, phase) => {
+            if (phase === 'start' || phase === 'done') return;
+            const etaMs = phase === 'run' && typeof run.params.duration === 'number' ? run.params.duration * 1000 : undefined;
+            progress.phase(run.index, run.id, phase, etaMs);
+          },
+          output: verbose ? (_run, chunk) => process.stderr.write(chunk) : undefined,
+          runDone: (run, rec) => progress.done(run.index, run.id, rec.status, rec.error?.split('\n')[0]),
         },
-        output: verbose ? (_run, chunk) => process.stderr.write(chunk) : undefined,
-        runDone: (run, rec) => {
-          process.stderr.write(`[${run.index}/${runs.length} ${run.id}] ${rec.status}${rec.error ? `: ${rec.error.split('\n')[0]}` : ''} (${(rec.durationMs / 1000).toFixed(1)} s)\n`);
-        },
-      },
-    });
+      });
+    } finally {
+      progress.finish();
+    }
     const { summary } = result;
     if (json) {
       console.log(JSON.stringify({ ...summary, resultsDir: result.dir }, null, 2));
     } else {
       console.log(`\n${formatTable(summary.variants)}`);
       for (const r of latencyRatios(summary.variants)) console.log(`ratio of average latency ${r.a} / ${r.b}: ${r.ratio.toFixed(2)}`);
+      for (const r of summary.runs.filter((x) => x.status === 'failed')) console.log(`failed: ${r.id}: ${r.error?.split('\n')[0] ?? 'unknown error'}`);
       console.log(`\nresults: ${result.dir}${summary.failed ? ` (${summary.failed} run(s) failed; see runs/*.json and logs/)` : ''}`);
     }
     return summary.failed ? 1 : 0;
