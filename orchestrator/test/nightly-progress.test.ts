@@ -1,6 +1,6 @@
 /** Progress line (pure logic, injected clock and stream): TTY redraws, estimates, non-TTY quiet/lines. */
 import { describe, expect, it } from 'vitest';
-import { Progress, formatDuration } from '../src/ui/progress.js';
+import { Progress, formatDuration, parseProgressLine } from '../src/ui/progress.js';
 
 function sink(isTTY: boolean, columns?: number) {
   const chunks: string[] = [];
@@ -59,6 +59,25 @@ describe('Progress', () => {
     l.done(1, 'r1', 'failed', 'guest did not boot');
     l.finish();
     expect(plain.chunks).toEqual(['[1/2] r1: boot\n', '[1/2] r1: run\n', '[1/2] r1: failed in 0s (guest did not boot)\n']);
+  });
+
+  it('plain lines parse back into their events (a parent reading a child run)', () => {
+    const plain = sink(false);
+    let t = 0;
+    const l = new Progress({ total: 2, stream: plain.stream, now: () => t, nonTty: 'lines' });
+    l.phase(2, '002-fluidmem-dram-r2', 'warm-up');
+    t = 61_000;
+    l.done(2, '002-fluidmem-dram-r2', 'failed', 'handler crashed (exit 70)');
+    l.phase(1, '001-a', 'run');
+    l.done(1, '001-a', 'ok');
+    expect(plain.chunks.map((c) => parseProgressLine(c))).toEqual([
+      { kind: 'phase', index: 2, total: 2, runId: '002-fluidmem-dram-r2', phase: 'warm-up' },
+      { kind: 'done', index: 2, total: 2, runId: '002-fluidmem-dram-r2', status: 'failed', note: 'handler crashed (exit 70)' },
+      { kind: 'phase', index: 1, total: 2, runId: '001-a', phase: 'run' },
+      { kind: 'done', index: 1, total: 2, runId: '001-a', status: 'ok' },
+    ]);
+    expect(parseProgressLine('[setup] accelerator: tcg')).toBeUndefined();
+    expect(parseProgressLine('[1/2] x: rebooting')).toBeUndefined();
   });
 
   it('formats durations', () => {

@@ -1,6 +1,6 @@
 /**
  * Runs an experiment for the nightly job in a child process: `orchestrate up CONFIG --json
- * --results ROOT`. The child's stdout is the summary JSON; its stderr (set-up messages and
+ * --verbose --results ROOT`. The child's stdout is the summary JSON; its stderr (set-up messages and
  * per-run phase lines) goes to a log file and is parsed into progress events. A crash of the
  * experiment therefore never takes the nightly bookkeeping down with it.
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { onSignalExit } from '../process/cleanup.js';
 import type { Summary } from '../results/types.js';
-import type { ProgressPhase } from '../ui/progress.js';
+import { parseProgressLine, type ProgressPhase } from '../ui/progress.js';
 
 /** orchestrator/bin/orchestrate.js, from src/nightly/ or dist/nightly/ alike. */
 export const CLI_PATH = fileURLToPath(new URL('../../bin/orchestrate.js', import.meta.url));
@@ -31,16 +31,11 @@ export interface LaunchResult {
   error?: string;
 }
 
-const PHASES = new Set<string>(['boot', 'attach', 'warm-up', 'run', 'collect']);
-const LINE = /^\[(\d+)\/(\d+) (\S+)\] (\S+?)(?::\s*(.*?))?(?: \([\d.]+ s\))?$/;
-
-/** Feeds one stderr line of `up` to the progress callbacks: "[2/4 002-x-r2] boot (12 s)", "[2/4 002-x-r2] ok (31.0 s)". */
+/** Feeds one stderr line of `up --verbose` (its progress in plain lines) to the callbacks. */
 export function parseUpLine(line: string, opts: Pick<LaunchOptions, 'onPhase' | 'onRunDone'>): void {
-  const m = LINE.exec(line.trim());
-  if (!m) return;
-  const [, i, n, id, word, note] = m;
-  if (PHASES.has(word!)) opts.onPhase?.(Number(i), Number(n), id!, word as ProgressPhase);
-  else if (word === 'ok' || word === 'failed') opts.onRunDone?.(Number(i), Number(n), id!, word, note);
+  const ev = parseProgressLine(line);
+  if (ev?.kind === 'phase') opts.onPhase?.(ev.index, ev.total, ev.runId, ev.phase);
+  else if (ev?.kind === 'done') opts.onRunDone?.(ev.index, ev.total, ev.runId, ev.status, ev.note);
 }
 
 function lastJsonObject(stdout: string): (Summary & { resultsDir?: string }) | undefined {
@@ -57,7 +52,8 @@ function lastJsonObject(stdout: string): (Summary & { resultsDir?: string }) | u
 export async function launchExperiment(opts: LaunchOptions): Promise<LaunchResult> {
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   const tail: string[] = [];
-  const child = execa(process.execPath, [CLI_PATH, 'up', opts.config, '--json', '--results', opts.resultsRoot], {
+  // --verbose: progress as plain lines and the workload's output, for the log and the parser.
+  const child = execa(process.execPath, [CLI_PATH, 'up', opts.config, '--json', '--verbose', '--results', opts.resultsRoot], {
     reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', all: false, cleanup: true,
   });
   // Ctrl-C / SIGTERM of the nightly job: the child tears its guests down on SIGTERM.

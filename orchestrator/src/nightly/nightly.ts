@@ -5,7 +5,7 @@
  * 2 the run itself failed (a run failed, or the experiment produced no results).
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { expandRuns } from '../experiment/expand.js';
 import { gitRevision } from '../host/facts.js';
@@ -81,8 +81,9 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
 
   for (const line of await reapCrashedRuns()) log(line);
 
-  // The config's experiment name picks the baseline; a broken config is a failed run.
-  let experiment = 'unknown';
+  // The config's experiment name picks the baseline; a broken config is a failed run
+  // (recorded under the config file's name).
+  let experiment = basename(opts.config).replace(/\.ya?ml$/, '');
   let runCount = 1;
   let baselineDir: string | undefined;
   let preError: string | undefined;

@@ -142,3 +142,21 @@ export class Progress {
     this.drawn = false;
   }
 }
+
+export type ProgressEvent =
+  | { kind: 'phase'; index: number; total: number; runId: string; phase: ProgressPhase }
+  | { kind: 'done'; index: number; total: number; runId: string; status: 'ok' | 'failed'; note?: string };
+
+const PHASES: readonly string[] = ['boot', 'attach', 'warm-up', 'run', 'collect'];
+const PLAIN_LINE = /^\[(\d+)\/(\d+)\] (\S+): (?:(boot|attach|warm-up|run|collect)|(ok|failed) in \S+(?: \((.*)\))?)$/;
+
+/** Parses one plain line (`nonTty: 'lines'`) back into its event, e.g. for a parent process
+ * that reads a child's stderr; undefined for any other line. */
+export function parseProgressLine(line: string): ProgressEvent | undefined {
+  const m = PLAIN_LINE.exec(line.trim());
+  if (!m) return undefined;
+  const [, i, n, runId, phase, status, note] = m;
+  const base = { index: Number(i), total: Number(n), runId: runId! };
+  if (phase && PHASES.includes(phase)) return { kind: 'phase', ...base, phase: phase as ProgressPhase };
+  return { kind: 'done', ...base, status: status as 'ok' | 'failed', ...(note ? { note } : {}) };
+}

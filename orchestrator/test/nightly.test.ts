@@ -1,0 +1,196 @@
+/**
+ * Integration: `orchestrate nightly` with real small experiments (the child `orchestrate
+ * up CONFIG --json` boots real guests; TCG where KVM does not work). Two nights produce a
+ * history index, reports and a verdict; a synthetic faster pinned baseline turns the next
+ * night into a regression (exit 1); a guest that cannot boot is exit 2; a crashed run's
+ * lease is reaped first. Needs the built CLI (npm run build / scripts/setup.sh).
+ */
+import { execa } from 'execa';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { readHistory, type HistoryEntry } from '../src/nightly/history.js';
+import { CLI_PATH } from '../src/nightly/launch-experiment.js';
+import { runNightly } from '../src/nightly/nightly.js';
+import { LEASE_NAME, type LeaseFile } from '../src/process/lease.js';
+import { isSameProcess, processStartTime } from '../src/process/procfs.js';
+import type { Summary } from '../src/results/types.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-nightly-'));
+const root = join(tmp, 'results');
+// Leases of this test's runs (and the fake crashed one) stay out of the real runs dir.
+process.env.FLUIDLAB_RUNS_DIR = join(tmp, 'runs');
+const started: number[] = [];
+
+afterAll(() => {
+  for (const pid of started) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const TINY = `name: nightly-tiny
+description: two arms, 2 repetitions of a 1 s pmbench (nightly tests)
+vms:
+  - name: vm0
+    memory: 256M
+    vcpus: 1
+    accelerator: auto
+    timeouts: { boot: 150s, command: 300s }
+arms:
+  - { name: dram, kind: none }
+  - { name: fluidmem-dram, kind: fluidmem, backend: dram, resident: 64M }
+workload:
+  pmbench:
+    duration: 1
+    setsize: 96M
+repetitions: 2
+`;
+const config = join(tmp, 'tiny.yaml');
+writeFileSync(config, TINY);
+
+function lastEntry(): HistoryEntry {
+  const h = readHistory(root);
+  expect(h.length).toBeGreaterThan(0);
+  return h.at(-1)!;
+}
+
+function count(xml: string, re: RegExp): number {
+  return (xml.match(re) ?? []).length;
+}
+
+describe('nightly', () => {
+  it('needs the built CLI', () => {
+    expect(existsSync(CLI_PATH), `${CLI_PATH}: run 'npm run build' (or scripts/setup.sh) first`).toBe(true);
+  });
+
+  let night1: HistoryEntry;
+
+  it('night 1: runs the experiment, writes report, JUnit and history; no baseline yet -> exit 0', async () => {
+    const code = await main(['nightly', config, '--results', root]);
+    night1 = lastEntry();
+    expect(night1, JSON.stringify(night1)).toMatchObject({ experiment: 'nightly-tiny', status: 'ok', verdict: 'no-baseline', regressions: [] });
+    expect(code).toBe(0);
+    expect(night1.gitRevision).toMatch(/^[0-9a-f]{40}$/);
+    const dir = join(root, night1.runId);
+    expect(night1.report).toBe(join(dir, 'report.html'));
+    expect(readFileSync(night1.report!, 'utf8')).toContain('<svg');
+    const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
+    expect(count(junit, /<testcase /g)).toBe(4); // one per run
+    expect(junit).toMatch(/<testsuite name="nightly-tiny" tests="4" failures="0" errors="0"/);
+    expect(readFileSync(join(dir, 'nightly.log'), 'utf8')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2: ok in /);
+  });
+
+  let night2: HistoryEntry;
+
+  it('night 2: compares with the last good run and gives a verdict with a matching exit code', async () => {
+    const code = await main(['nightly', config, '--results', root]);
+    night2 = lastEntry();
+    expect(readHistory(root).map((e) => e.runId)).toEqual([night1.runId, night2.runId]);
+    expect(night2).toMatchObject({ status: 'ok', baseline: night1.runId });
+    // Two nights of the same code on a shared machine: either verdict is legitimate, but the
+    // exit code, the JUnit failures and the history must agree with it.
+    expect(['ok', 'regression']).toContain(night2.verdict);
+    expect(code).toBe(night2.verdict === 'regression' ? 1 : 0);
+    const junit = readFileSync(night2.junit!, 'utf8');
+    expect(junit).toContain(`<property name="baseline" value="${night1.runId}"/>`);
+    expect(count(junit, /<failure /g)).toBe(night2.regressions.length);
+    expect(junit).toMatch(/<testcase classname="nightly-tiny\.fluidmem-dram" name="latency\.ns\.average"/);
+    const html = readFileSync(night2.report!, 'utf8');
+    expect(html).toContain('Comparison with the baseline');
+    expect(html).toContain(night1.runId);
+  });
+
+  it('night 3 against a pinned, synthetically faster baseline: regression -> exit 1', async () => {
+    // The baseline: night 2 with a tenth of the latency and ten times the throughput (a
+    // margin no load swing on a shared machine comes near).
+    const fast = 'baseline-fast';
+    cpSync(join(root, night2.runId), join(root, fast), { recursive: true });
+    const file = join(root, fast, 'summary.json');
+    const s = JSON.parse(readFileSync(file, 'utf8')) as Summary;
+    s.runId = fast;
+    for (const v of s.variants) {
+      for (const [name, m] of Object.entries(v.metrics)) {
+        const f = name === 'latency.ns.average' ? 0.1 : name === 'throughput.aps' ? 10 : 1;
+        m.values = m.values.map((x) => x * f);
+        m.mean *= f; m.min *= f; m.max *= f; m.stdev *= f;
+      }
+    }
+    writeFileSync(file, JSON.stringify(s));
+    writeFileSync(join(root, 'baseline-pinned.nightly-tiny'), `${fast}\n`);
+
+    // A TTY-like progress stream: the child's progress lines drive the status line.
+    const drawn: string[] = [];
+    const tty = { isTTY: true, write: (c: string) => drawn.push(c) };
+    const result = await runNightly({ config, resultsRoot: root, baseline: 'pinned', log: () => {}, progressStream: tty });
+    expect(drawn.join('')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2 · (boot|attach|warm-up|run|collect) /);
+    expect(drawn.join('')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2: ok in \d+s\n/);
+    expect(result.exitCode).toBe(1);
+    expect(result.entry).toMatchObject({ status: 'ok', verdict: 'regression', baseline: fast });
+    for (const variant of ['dram', 'fluidmem-dram']) {
+      const got = JSON.stringify(result.entry.regressions);
+      expect(result.entry.regressions.some((r) => r.startsWith(`${variant}: latency.ns.average +`)), got).toBe(true);
+      expect(result.entry.regressions.some((r) => r.startsWith(`${variant}: throughput.aps -`)), got).toBe(true);
+    }
+    const junit = readFileSync(result.junit, 'utf8');
+    expect(junit).toMatch(/<testcase classname="nightly-tiny\.dram" name="latency\.ns\.average" time="0">\n\s*<failure type="regression"/);
+    expect(readFileSync(result.report!, 'utf8')).toMatch(/class="banner bad">\d+ regressions? against baseline baseline-fast/);
+    // A regressed night is not "last good": the next last-good baseline is still night 1 or 2.
+    const { resolveBaseline } = await import('../src/nightly/baseline.js');
+    expect([night1.runId, night2.runId].map((id) => join(root, id))).toContain(resolveBaseline('last-good', 'nightly-tiny', root));
+  });
+
+  it('a guest that cannot boot: the run failed -> exit 2 (and the crashed run before it is reaped first)', async () => {
+    // A crashed earlier run: its orchestrator is gone, its "QEMU" (a sleep) still runs.
+    const sleeper = execa('sleep', ['600'], { reject: false });
+    started.push(sleeper.pid!);
+    const exited = execa('true');
+    const deadPid = exited.pid!;
+    await exited;
+    const crashedDir = join(process.env.FLUIDLAB_RUNS_DIR!, 'crashed-run');
+    mkdirSync(crashedDir, { recursive: true });
+    const lease: LeaseFile = {
+      runId: 'crashed-run', owner: { pid: deadPid, startTime: 1 }, createdAt: new Date().toISOString(),
+      processes: [{ role: 'qemu:vm0', pid: sleeper.pid!, startTime: processStartTime(sleeper.pid!), command: 'sleep 600' }],
+    };
+    writeFileSync(join(crashedDir, LEASE_NAME), JSON.stringify(lease));
+
+    const broken = join(tmp, 'broken.yaml');
+    writeFileSync(broken, TINY.replace('name: nightly-tiny', 'name: nightly-broken')
+      .replace('    vcpus: 1\n', '    vcpus: 1\n    qemu_args: [-device, fluidlab-no-such-device]\n').replace('repetitions: 2', 'repetitions: 1'));
+    const logs: string[] = [];
+    const result = await runNightly({ config: broken, resultsRoot: root, log: (l) => logs.push(l) });
+    await sleeper;
+    expect(isSameProcess(sleeper.pid!, lease.processes[0]!.startTime)).toBe(false);
+    expect(existsSync(crashedDir)).toBe(false);
+    expect(logs.join('\n')).toContain('reaped crashed run crashed-run');
+
+    expect(result.exitCode).toBe(2);
+    expect(result.entry).toMatchObject({ experiment: 'nightly-broken', status: 'failed', verdict: 'run-failed' });
+    expect(result.entry.error).toMatch(/2 of 2 runs failed/);
+    const junit = readFileSync(result.junit, 'utf8');
+    expect(junit).toMatch(/<testsuite name="nightly-broken" tests="2" failures="0" errors="2"/);
+    expect(junit).toContain('<error type="run-failed"');
+  });
+
+  it('a config that does not load: exit 2 with the error in history and JUnit', async () => {
+    const bad = join(tmp, 'bad.yaml');
+    writeFileSync(bad, 'name: nightly-bad\nvms: []\n');
+    const code = await main(['nightly', bad, '--results', root, '--junit', join(tmp, 'bad-junit.xml')]);
+    expect(code).toBe(2);
+    const e = lastEntry();
+    expect(e).toMatchObject({ runId: '', experiment: 'bad', status: 'failed', verdict: 'run-failed' });
+    expect(e.error).toMatch(/bad\.yaml/);
+    const junit = readFileSync(join(tmp, 'bad-junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testsuite name="bad" tests="1" failures="0" errors="1"/);
+  });
+
+  it('pinned without a pinned run says how to pin one', async () => {
+    const other = join(tmp, 'other.yaml');
+    writeFileSync(other, TINY.replace('name: nightly-tiny', 'name: nightly-other'));
+    rmSync(join(root, 'baseline-pinned'), { force: true });
+    const result = await runNightly({ config: other, resultsRoot: root, baseline: 'pinned', log: () => {} });
+    expect(result.exitCode).toBe(2);
+    expect(result.entry.error).toMatch(/no pinned baseline: write a run id into .*baseline-pinned\.nightly-other/);
+  });
+});
