@@ -115,8 +115,12 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
 
   const summary: Summary | undefined = launched.summary;
   const runDir = launched.dir ?? (summary ? join(root, summary.runId) : undefined);
+  let logPath: string | undefined = preError ? undefined : logFile;
   if (runDir) {
-    try { renameSync(logFile, join(runDir, 'nightly.log')); } catch { /* no log (launch replaced) */ }
+    try {
+      renameSync(logFile, join(runDir, 'nightly.log'));
+      logPath = join(runDir, 'nightly.log');
+    } catch { /* no log (launch replaced) */ }
   }
   const runFailed = !summary || summary.failed > 0 || launched.exitCode !== 0;
 
@@ -165,6 +169,7 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
   appendHistory(root, entry);
   const exitCode = runFailed ? EXIT_RUN_FAILED : regressions.length ? EXIT_REGRESSION : EXIT_OK;
   log(`${entry.experiment} ${entry.runId || '(no run)'}: ${entry.verdict}${regressions.length ? ` (${regressions.join(', ')})` : ''}${error ? `: ${error.split('\n')[0]}` : ''}`);
+  if (logPath) log(`log: ${logPath}`);
   if (report) log(`report: ${report}`);
   log(`junit: ${junit}`);
   return { exitCode, entry, comparison, runDir, junit, report };

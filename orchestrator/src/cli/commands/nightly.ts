@@ -3,7 +3,7 @@ import { UsageError } from '../command.js';
 import { flagString, parseArgs } from '../args.js';
 import { loadConfig } from '../../config/load.js';
 import { parseBaselineSpec } from '../../nightly/baseline.js';
-import { runNightly } from '../../nightly/nightly.js';
+import { EXIT_RUN_FAILED, runNightly } from '../../nightly/nightly.js';
 
 /** --results, else FLUIDLAB_RESULTS_DIR, else the config's results_dir, else ./results. */
 function defaultResultsRoot(config: string): string {
@@ -26,14 +26,21 @@ export const nightlyCommand: Command = {
     const t = flagString(args, 'threshold');
     const threshold = t === undefined ? undefined : Number(t.replace(/%$/, ''));
     if (threshold !== undefined && !(Number.isFinite(threshold) && threshold >= 0)) throw new UsageError(`--threshold ${t}: give the noise threshold in percent, e.g. 5`);
-    const result = await runNightly({
-      config,
-      resultsRoot: flagString(args, 'results') ?? defaultResultsRoot(config),
-      baseline: parseBaselineSpec(flagString(args, 'baseline')),
-      threshold: threshold === undefined ? undefined : threshold / 100,
-      junit: flagString(args, 'junit'),
-      report: flagString(args, 'report'),
-    });
+    // Anything unexpected is a failed run (2), never mistaken for a regression (1).
+    let result;
+    try {
+      result = await runNightly({
+        config,
+        resultsRoot: flagString(args, 'results') ?? defaultResultsRoot(config),
+        baseline: parseBaselineSpec(flagString(args, 'baseline')),
+        threshold: threshold === undefined ? undefined : threshold / 100,
+        junit: flagString(args, 'junit'),
+        report: flagString(args, 'report'),
+      });
+    } catch (err) {
+      console.error(`orchestrate nightly: ${(err as Error).message}`);
+      return EXIT_RUN_FAILED;
+    }
     return result.exitCode;
   },
 };
