@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "uffd_compat.h"
+#include "json.h"
 #include "proto.h"
 
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
@@ -200,23 +201,6 @@ static void start_thread(void *(*fn)(void *))
 		die("pthread_create failed: %s", strerror(rc));
 }
 
-static void json_escape(char *out, size_t n, const char *s)
-{
-	size_t o = 0;
-	for (; *s && o + 7 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20) {
-			o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = 0;
-}
-
 static void attach_region(void *addr, size_t len)
 {
 	const char *path = getenv("FLUIDMEM_SOCKET");
@@ -226,7 +210,7 @@ static void attach_region(void *addr, size_t len)
 		die("FLUIDMEM_SOCKET is not set");
 	if (!vmid || !*vmid)
 		vmid = "vm";
-	json_escape(vmid_esc, sizeof vmid_esc, vmid);
+	json_quote(vmid_esc, sizeof vmid_esc, vmid);
 
 	region_base = (uintptr_t)addr;
 	region_len = len;
@@ -264,7 +248,7 @@ static void attach_region(void *addr, size_t len)
 		die("cannot reach fluidmem-monitor at %s: %s", path, strerror(errno));
 
 	int n = snprintf(buf, sizeof buf,
-			 "{\"vm_id\":\"%s\",\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,"
+			 "{\"vm_id\":%s,\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,"
 			 "\"page_size\":%u,\"staging_base\":%" PRIuPTR ",\"staging_pages\":%u,"
 			 "\"features\":%" PRIu64 "}",
 			 vmid_esc, (int)getpid(), region_base, len, FM_PAGE_SIZE, staging_base,
@@ -321,20 +305,20 @@ static void *maybe_capture(void *p, size_t len, int prot, int flags)
 	return p;
 }
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+__attribute__((visibility("default"))) void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	resolve();
 	return maybe_capture(real_mmap_p(addr, len, prot, flags, fd, off), len, prot, flags);
 }
 
-void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+__attribute__((visibility("default"))) void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	resolve();
 	return maybe_capture(real_mmap64_p(addr, len, prot, flags, fd, off), len, prot, flags);
 }
 
 /* QEMU asks for THP and KSM on guest RAM; both would defeat 4 KiB UFFDIO_MOVE. */
-int madvise(void *addr, size_t len, int advice)
+__attribute__((visibility("default"))) int madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t a = (uintptr_t)addr;
 	if (atomic_load(&captured) && region_len && a < region_base + region_len &&
