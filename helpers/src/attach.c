@@ -141,7 +141,7 @@ static void *agent_main(void *arg)
 	for (;;) {
 		ssize_t n = recv(sock, buf, sizeof buf, 0);
 		if (n == 0)
-			die("fluidmem-monitor closed the connection");
+			die("lost connection to fluidmem-monitor (it closed the connection)");
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -272,7 +272,9 @@ void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
 	key_of(key, sizeof key, vm->id, pg);
 	const char *argv[2] = {"GET", key};
 	size_t lens[2] = {3, strlen(key)};
-	append_cmd(&rc_fetch, 2, argv, lens, (struct rop){.type = OP_GET, .pg = pg, .uid = vm->uid, .t0 = t0});
+	/* .buf carries the page's fetch generation: see on_reply */
+	append_cmd(&rc_fetch, 2, argv, lens,
+		   (struct rop){.type = OP_GET, .pg = pg, .buf = vm->pages[pg].slot, .uid = vm->uid, .t0 = t0});
 	kick(&rc_fetch);
 }
 
@@ -290,7 +292,9 @@ static void on_reply(struct rconn *c, redisReply *r)
 		break;
 	case OP_GET: {
 		struct vm *vm = vm_by_uid(op.uid);
-		if (!vm || vm->pages[op.pg].state != P_FETCHING)
+		/* A reply to an older GET (the page was removed, refilled, evicted and faulted
+		 * again meanwhile) carries stale content: only the current fetch counts. */
+		if (!vm || vm->pages[op.pg].state != P_FETCHING || vm->pages[op.pg].slot != op.buf)
 			break;
 		if (r->type != REDIS_REPLY_STRING || r->len != PS) {
 			logmsg("vm %s: page %u missing from redis (%s)", vm->id, op.pg,

@@ -33,7 +33,8 @@ enum { F_REMOTE = 1, F_DROPPED = 2 };
 
 struct page {
 	uint32_t prev, next; /* LRU links (RESIDENT) */
-	uint32_t slot;       /* staging slot (EVICTING), dram slot (STORED, dram), wb buffer (QUEUED) */
+	uint32_t slot;       /* staging slot (EVICTING), dram slot (STORED, dram), wb buffer (QUEUED),
+	                        fetch generation (FETCHING: a reply for an older GET is ignored) */
 	uint32_t tick;       /* fault-in time, for choosing the VM to evict from */
 	uint8_t state, flags;
 };
@@ -74,6 +75,7 @@ struct vm {
 
 struct monitor {
 	int epfd;
+	uint32_t fetch_gen;
 	uint64_t capacity;
 	struct vm *vms;
 	uint64_t next_uid;

@@ -225,6 +225,7 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 	case P_STORED:
 		if (backend_kind() == BK_REDIS) {
 			p->state = P_FETCHING;
+			p->slot = ++M.fetch_gen;
 			GAUGE(vm, fetching_pages, 1);
 			redis_get(vm, pg, t0);
 			break;
@@ -241,8 +242,10 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 		place(vm, pg, t0);
 		break;
 	}
-	if (r == -2)
-		defer(vm, pg, t0);
+	if (r == -2) {
+		defer(vm, pg, t0); /* state changed under us: dispatch again from the main loop */
+		M.progress = true;
+	}
 	evict_tick();
 	return;
 fatal:
@@ -339,9 +342,12 @@ static void drain_events(struct vm *vm, bool defer_faults)
 				uint64_t a = m->arg.pagefault.address & ~(uint64_t)(PS - 1);
 				if (a >= vm->base && a < vm->base + vm->size) {
 					uint32_t pg = (uint32_t)((a - vm->base) / PS);
-					if (defer_faults)
+					if (defer_faults) {
+						/* read while an install waits out an event: retry it as
+						 * soon as the main loop runs, nothing else will wake it */
 						defer(vm, pg, t0);
-					else
+						M.progress = true;
+					} else
 						vm_fault(vm, pg, t0);
 				} else {
 					/* staging slots are only read once populated; never expected */
@@ -618,6 +624,16 @@ struct vm *vm_create(int sock, int uffd, const char *hello, char *err, size_t er
 		snprintf(err, errlen, "malformed hello");
 		return NULL;
 	}
+	if (strlen(id) >= sizeof id - 1) {
+		snprintf(err, errlen, "vm_id is too long (at most %zu bytes)", sizeof id - 2);
+		return NULL;
+	}
+	for (struct vm *v = M.vms; v; v = v->next) {
+		if (!v->dead && strcmp(v->id, id) == 0) {
+			snprintf(err, errlen, "vm_id '%s' is already attached (ids name key namespaces)", id);
+			return NULL;
+		}
+	}
 	if (psz != PS || size == 0 || size % PS || size / PS >= NIL || spages != FM_STAGING_PAGES ||
 	    base % PS || sbase % PS) {
 		snprintf(err, errlen, "unsupported region (page size %llu, size %llu, staging %llu)",
@@ -668,6 +684,10 @@ void vm_destroy(struct vm *vm, const char *why)
 	M.total.remote_pages -= vm->c.remote_pages;
 	M.total.evicting_pages -= vm->c.evicting_pages;
 	M.total.fetching_pages -= vm->c.fetching_pages;
+	/* The uffd is shared with QEMU (it keeps its own reference), so closing ours does not
+	 * remove it from epoll: unregister both fds explicitly before the vm is freed. */
+	epoll_ctl(M.epfd, EPOLL_CTL_DEL, vm->sock, NULL);
+	epoll_ctl(M.epfd, EPOLL_CTL_DEL, vm->uffd, NULL);
 	close(vm->sock);
 	close(vm->uffd);
 	free(vm->pages);

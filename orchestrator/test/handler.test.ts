@@ -216,6 +216,45 @@ describe('fluidmem-monitor with the harness', () => {
     expect(h.lines.some((l) => l.startsWith('{'))).toBe(false); // never finished with wrong data
   });
 
+  it('a page lost by the backend drops only that VM (fail closed); the monitor serves on', async () => {
+    const m = await monitor(`unix://${redisSock}`, 128, 'lost:');
+    const h = harness(m, 'lost-vm', ['--pages', '1024', '--ops', '1000', '--until-signal'], 1024);
+    await h.waitLine((l) => l === 'phase1 done');
+    h.proc.kill('SIGSTOP');
+    await m.control.flush();
+    const redis = new Redis({ path: redisSock, lazyConnect: true });
+    await redis.connect();
+    try {
+      const keys = await redis.keys('lost:lost-vm:*');
+      expect(keys.length).toBeGreaterThan(500);
+      await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+    h.proc.kill('SIGCONT');
+    const r = await h.proc;
+    expect(r.exitCode).toBe(70);
+    expect(h.stderr()).toContain('lost connection to fluidmem-monitor');
+    expect(h.lines.some((l) => l.startsWith('{'))).toBe(false);
+    expect((await m.control.stats()).vms.map((v) => v.id)).not.toContain('lost-vm');
+    const other = harness(m, 'other-vm', ['--pages', '512', '--ops', '2000'], 512);
+    const result = JSON.parse(await other.waitLine((l) => l.startsWith('{')));
+    expect(result.corrupt_bytes).toBe(0);
+    expect((await other.proc).exitCode).toBe(0);
+  });
+
+  it('refuses a second VM with an id that is already attached', async () => {
+    const m = await monitor('dram', 256);
+    const first = harness(m, 'same-id', ['--pages', '64', '--hold'], 64);
+    await first.waitLine((l) => l === 'holding');
+    const second = harness(m, 'same-id', ['--pages', '64'], 64);
+    const r = await second.proc;
+    expect(r.exitCode).toBe(70);
+    expect(second.stderr()).toContain("vm_id 'same-id' is already attached");
+    first.proc.stdin!.end();
+    expect((await first.proc).exitCode).toBe(0);
+  });
+
   it('fails closed when no handler listens at attach time', async () => {
     const h = harness({ socketPath: join(dir, 'nobody.sock') }, 'orphan', ['--pages', '16'], 64);
     const r = await h.proc;
