@@ -64,6 +64,13 @@ describe('config', () => {
     expect(problems(src)).toContain("x.yaml:11:5: arms[0].swap_onn: unknown key 'swap_onn' (did you mean 'swap_on'?)");
   });
 
+  it('keeps run socket paths within the Unix limit', () => {
+    const long = good.replace('name: t', `name: ${'e'.repeat(40)}`).replace('name: vm0', `name: ${'v'.repeat(20)}`);
+    expect(problems(long)).toEqual([
+      'x.yaml:3:11: vms[0].name: the experiment name and VM name together may have at most 56 characters (they name Unix socket paths); shorten one',
+    ]);
+  });
+
   it('requires a password for a TCP Redis', () => {
     expect(problems(`${good}redis:\n  url: redis://127.0.0.1:6379\n`)).toEqual([
       'x.yaml:8:3: redis.password_env: a TCP Redis needs a password: set password_env to the name of an environment variable holding it',

@@ -112,6 +112,9 @@ export const redisSchema = z.object({
   password_env: z.string().optional(),
 }).strict();
 
+/** /tmp/fluidlab/runs/NAME-YYYYMMDD-HHMMSS-xxxx-NNN/VM.qmp must fit a Unix socket path. */
+export const MAX_NAMES_LENGTH = 56;
+
 export const configSchema = z.object({
   name,
   description: z.string().optional(),
@@ -126,6 +129,11 @@ export const configSchema = z.object({
   c.vms.forEach((vm, i) => {
     if (seen.has(vm.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['vms', i, 'name'], message: `duplicate VM name '${vm.name}'` });
     seen.add(vm.name);
+    // Run directories are named after the experiment and hold VM-named Unix sockets,
+    // whose paths are limited to 107 bytes.
+    if (c.name.length + vm.name.length > MAX_NAMES_LENGTH) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['vms', i, 'name'], message: `the experiment name and VM name together may have at most ${MAX_NAMES_LENGTH} characters (they name Unix socket paths); shorten one` });
+    }
   });
   const arms = new Set<string>();
   c.arms.forEach((a, i) => {

@@ -23,9 +23,31 @@ export function vmStatsOf(stats: MonitorStats, vmId: string): VmStats | undefine
   return stats.vms.find((v) => v.id === vmId);
 }
 
-/** Handler metrics for one VM over the workload (counter deltas, latency of the window's end state). */
+type LatencyHistogram = Array<[number, number]>;
+
+/** The fault-latency histogram of the window: after minus before, bucket by bucket. */
+export function histogramDelta(after: LatencyHistogram, before: LatencyHistogram = []): LatencyHistogram {
+  const prior = new Map(before);
+  return after.map(([upper, n]): [number, number] => [upper, n - (prior.get(upper) ?? 0)]).filter(([, n]) => n > 0);
+}
+
+/** The upper bound of the bucket holding quantile q (the monitor's own convention). */
+export function histogramQuantile(h: LatencyHistogram, q: number): number {
+  const total = h.reduce((a, [, n]) => a + n, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (const [upper, n] of h) {
+    seen += n;
+    if (seen >= q * total) return upper;
+  }
+  return h[h.length - 1]![0];
+}
+
+/** Handler metrics for one VM over the workload: counter deltas, and fault-latency
+ * percentiles of the faults inside the window only (not those of boot and SSH). */
 export function handlerMetrics(before: VmStats | undefined, after: VmStats | undefined): Record<string, number> {
   if (!after) return {};
+  const window = histogramDelta(after.fault_latency_ns.histogram, before?.fault_latency_ns.histogram);
   const d = (k: 'faults' | 'zero_fills' | 'remote_fetches' | 'evictions' | 'backend_writes' | 'bytes_read' | 'bytes_written') => after[k] - (before?.[k] ?? 0);
   return {
     'handler.faults': d('faults'),
@@ -37,7 +59,7 @@ export function handlerMetrics(before: VmStats | undefined, after: VmStats | und
     'handler.bytes_written': d('bytes_written'),
     'handler.resident_pages': after.resident_pages,
     'handler.remote_pages': after.remote_pages,
-    'handler.fault_latency_ns.p50': after.fault_latency_ns.p50,
-    'handler.fault_latency_ns.p99': after.fault_latency_ns.p99,
+    'handler.fault_latency_ns.p50': histogramQuantile(window, 0.5),
+    'handler.fault_latency_ns.p99': histogramQuantile(window, 0.99),
   };
 }

@@ -64,9 +64,10 @@ function createSwapImage(ctx: RunContext, on: 'tmpfs' | 'disk', name: string, si
   const dir = swapDir(on);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, `${ctx.runId}-${name}.swap`);
+  ctx.lease.addFile(path); // so that `orchestrate down` removes it after a crash
   const fd = openSync(path, 'w', 0o600);
   try { ftruncateSync(fd, sizeMiB * 2 ** 20); } finally { closeSync(fd); }
-  ctx.own({ dispose: async () => rmSync(path, { force: true }) });
+  ctx.own({ dispose: async () => { rmSync(path, { force: true }); ctx.lease.removeFile(path); } });
   return path;
 }
 

@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
+import type { MonitorStats } from '../handler/control.js';
 import type { MonitorHandle } from '../handler/monitor.js';
 import type { HostFacts } from '../host/facts.js';
 import type { GuestImage } from '../image/ensure.js';
@@ -19,7 +20,7 @@ import type { Accelerator } from '../vm/qemu-args.js';
 import { residentMiB, type RunSpec } from './expand.js';
 import { delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
 import { setUpMemoryArm, type MemoryArm } from './memory-arm.js';
-import { runWorkload, type WorkloadPhase } from './workload.js';
+import { runWorkload, type WorkloadOutcome, type WorkloadPhase } from './workload.js';
 
 export type RunPhase = 'start' | 'boot' | 'attach' | WorkloadPhase | 'collect' | 'done';
 
@@ -76,40 +77,51 @@ async function redisFacts(arm: MemoryArm): Promise<{ info: Record<string, string
   }
 }
 
-async function measureGuest(vm: MicroVM, vmName: string, arm: MemoryArm, o: RunOneOptions, spec: RunSpec): Promise<VmResult & { outcome: Awaited<ReturnType<typeof runWorkload>> }> {
-  const vmConfig = o.config.vms.find((v) => v.name === vmName)!;
-  const vmstatBefore = await readVmstat(vm);
-  const handlerBefore = arm.monitor ? vmStatsOf(await arm.monitor.control.stats(), vmName) : undefined;
-  const outcome = await runWorkload(vm, o.config.workload, spec.params, {
-    timeoutMs: vmConfig.timeouts.command,
-    onOutput: o.onOutput,
-    onPhase: o.onPhase,
-  });
+/** Runs the workload in every guest at once and collects each guest's counters around
+ * it. The handler is shared: its stats are read once before and once after (post-flush). */
+async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, spec: RunSpec): Promise<(VmResult & { outcome: WorkloadOutcome })[]> {
+  const names = spec.vms.map((v) => v.name);
+  const vmstatBefore = await Promise.all(vms.map((vm) => readVmstat(vm)));
+  const handlerBefore = arm.monitor ? await arm.monitor.control.stats() : undefined;
+  const outcomes = await Promise.all(vms.map(async (vm, i) => {
+    const outcome = await runWorkload(vm, o.config.workload, spec.params, {
+      timeoutMs: spec.vms[i]!.timeouts.command,
+      onOutput: o.onOutput,
+      onPhase: i === 0 ? o.onPhase : undefined,
+    });
+    writeFileSync(join(o.logDir, `${names[i]}.workload.txt`), outcome.output);
+    return outcome;
+  }));
   o.onPhase?.('collect');
-  writeFileSync(join(o.logDir, `${vmName}.workload.txt`), outcome.output);
-  const vmstatDelta = delta(await readVmstat(vm), vmstatBefore);
-  let handlerAfter;
+  const vmstatAfter = await Promise.all(vms.map((vm) => readVmstat(vm)));
+  let handlerAfter: MonitorStats | undefined;
   if (arm.monitor) {
     await arm.monitor.control.flush();
-    handlerAfter = vmStatsOf(await arm.monitor.control.stats(), vmName);
+    handlerAfter = await arm.monitor.control.stats();
   }
   const redis = await redisFacts(arm);
-  const metrics: Record<string, number> = {
-    ...outcome.metrics,
-    ...handlerMetrics(handlerBefore, handlerAfter),
-    ...Object.fromEntries(Object.entries(vmstatDelta).map(([k, v]) => [`guest.vmstat.${k}`, v])),
-  };
-  if (redis) metrics['redis.keys'] = redis.keys;
-  return {
-    name: vmName,
-    memoryMiB: vm.opts.memoryMiB,
-    metrics,
-    handler: arm.monitor ? { before: handlerBefore, after: handlerAfter } : undefined,
-    vmstatDelta,
-    redisInfo: redis?.info,
-    workloadExitCode: outcome.exitCode,
-    outcome,
-  };
+  return vms.map((vm, i) => {
+    const name = names[i]!;
+    const vmstatDelta = delta(vmstatAfter[i]!, vmstatBefore[i]!);
+    const hb = handlerBefore && vmStatsOf(handlerBefore, name);
+    const ha = handlerAfter && vmStatsOf(handlerAfter, name);
+    const metrics: Record<string, number> = {
+      ...outcomes[i]!.metrics,
+      ...handlerMetrics(hb, ha),
+      ...Object.fromEntries(Object.entries(vmstatDelta).map(([k, v]) => [`guest.vmstat.${k}`, v])),
+    };
+    if (redis) metrics['redis.keys'] = redis.keys;
+    return {
+      name,
+      memoryMiB: vm.opts.memoryMiB,
+      metrics,
+      handler: arm.monitor ? { before: hb, after: ha } : undefined,
+      vmstatDelta,
+      redisInfo: redis?.info,
+      workloadExitCode: outcomes[i]!.exitCode,
+      outcome: outcomes[i]!,
+    };
+  });
 }
 
 /** Says how the handler died, if it did: the root cause when guests then fail. */
@@ -146,7 +158,7 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
       vms.push(vm);
     }
     await Promise.all(vms.map((vm) => vm.waitForSsh()));
-    const results = await Promise.all(vms.map((vm, i) => measureGuest(vm, spec.vms[i]!.name, arm!, o, spec)));
+    const results = await measureGuests(vms, arm, o, spec);
     for (const { outcome, ...vmResult } of results) record.vms.push(vmResult);
     const first = results[0]!;
     record.metrics = first.metrics;

@@ -58,9 +58,20 @@ export class MonitorControlError extends Error {
   override name = 'MonitorControlError';
 }
 
+/** A request awaiting its reply line. Replies come back in request order; a request that
+ * timed out stays queued (abandoned) so that its late reply is dropped, not mistaken for
+ * the answer to the next request. */
+interface Pending {
+  resolve: (line: string) => void;
+  reject: (e: Error) => void;
+  abandoned: boolean;
+}
+
 export class MonitorControl {
   private buffer = '';
-  private waiting: { resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
+  private readonly pending: Pending[] = [];
+  /** Requests are sent one at a time, in call order (callers may overlap). */
+  private chain: Promise<unknown> = Promise.resolve();
   private closedError: Error | undefined;
 
   private constructor(
@@ -71,21 +82,18 @@ export class MonitorControl {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
-      const nl = this.buffer.indexOf('\n');
-      if (nl >= 0 && this.waiting) {
+      for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
         const line = this.buffer.slice(0, nl);
         this.buffer = this.buffer.slice(nl + 1);
-        const w = this.waiting;
-        this.waiting = undefined;
-        w.resolve(line);
+        const p = this.pending.shift();
+        if (p && !p.abandoned) p.resolve(line);
       }
     });
     const onEnd = (err?: Error) => {
       this.closedError = new MonitorControlError(
         `control socket ${path} closed${err ? `: ${err.message}` : ''} (is fluidmem-monitor still running?)`,
       );
-      this.waiting?.reject(this.closedError);
-      this.waiting = undefined;
+      for (const p of this.pending.splice(0)) if (!p.abandoned) p.reject(this.closedError);
     };
     socket.on('error', onEnd);
     socket.on('close', () => onEnd());
@@ -112,18 +120,23 @@ export class MonitorControl {
     });
   }
 
-  private async request(req: Record<string, unknown>, timeoutMs = this.timeoutMs): Promise<Record<string, unknown>> {
+  private request(req: Record<string, unknown>, timeoutMs = this.timeoutMs): Promise<Record<string, unknown>> {
+    const run = this.chain.then(() => this.send(req, timeoutMs));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async send(req: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
     if (this.closedError) throw this.closedError;
-    if (this.waiting) throw new MonitorControlError('MonitorControl: one request at a time');
     const line = await new Promise<string>((resolve, reject) => {
+      const entry: Pending = { resolve, reject, abandoned: false };
       const timer = setTimeout(() => {
-        this.waiting = undefined;
+        entry.abandoned = true;
         reject(new MonitorControlError(`${String(req.cmd)} on ${this.path} got no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.waiting = {
-        resolve: (l) => { clearTimeout(timer); resolve(l); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
+      entry.resolve = (l) => { clearTimeout(timer); resolve(l); };
+      entry.reject = (e) => { clearTimeout(timer); reject(e); };
+      this.pending.push(entry);
       this.socket.write(`${JSON.stringify(req)}\n`);
     });
     let parsed: unknown;

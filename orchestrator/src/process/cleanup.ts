@@ -1,7 +1,7 @@
 /**
  * Exit-path cleanup. Owners register an async teardown; SIGINT/SIGTERM/SIGHUP run every
- * registered teardown (newest first) once, then exit with 128+signal. Normal paths call
- * the teardown themselves and unregister it.
+ * registered teardown (newest first) once, then exit with 128+signal; a second signal
+ * exits at once. Normal paths call the teardown themselves and unregister it.
  */
 type Teardown = () => Promise<void>;
 
@@ -24,7 +24,12 @@ function install(): void {
   installed = true;
   for (const sig of Object.keys(SIGNAL_CODES) as NodeJS.Signals[]) {
     process.on(sig, () => {
-      if (shuttingDown) return;
+      if (shuttingDown) {
+        // A second Ctrl-C: stop waiting for graceful shutdowns. Children started with
+        // execa's cleanup are killed on exit; `orchestrate down` reaps anything else.
+        console.error(`orchestrate: ${sig} again: exiting now (run 'orchestrate down --all' if anything is left)`);
+        process.exit(128 + SIGNAL_CODES[sig]!);
+      }
       shuttingDown = true;
       console.error(`\norchestrate: ${sig}: stopping guests, handler and Redis...`);
       void runAll().finally(() => process.exit(128 + SIGNAL_CODES[sig]!));

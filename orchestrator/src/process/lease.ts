@@ -3,7 +3,7 @@
  * Redis) with its pid and start time. The owner removes entries as it stops them; if the
  * orchestrator itself dies, `orchestrate down` finds the lease and reaps what is left.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSameProcess, processStartTime } from './procfs.js';
 
@@ -19,6 +19,8 @@ export interface LeaseFile {
   owner: { pid: number; startTime?: number };
   createdAt: string;
   processes: LeasedProcess[];
+  /** Files outside the run directory that the run created (swap images on tmpfs). */
+  files?: string[];
 }
 
 export const LEASE_NAME = 'lease.json';
@@ -38,6 +40,7 @@ export class Lease {
       owner: { pid: process.pid, startTime: processStartTime(process.pid) },
       createdAt: new Date().toISOString(),
       processes: [],
+      files: [],
     };
     this.write();
   }
@@ -53,6 +56,16 @@ export class Lease {
 
   remove(pid: number): void {
     this.data.processes = this.data.processes.filter((p) => p.pid !== pid);
+    this.write();
+  }
+
+  addFile(path: string): void {
+    this.data.files = [...(this.data.files ?? []), path];
+    this.write();
+  }
+
+  removeFile(path: string): void {
+    this.data.files = (this.data.files ?? []).filter((f) => f !== path);
     this.write();
   }
 
@@ -80,6 +93,7 @@ export interface ReapResult {
   runId: string;
   ownerAlive: boolean;
   killed: LeasedProcess[];
+  removedFiles: string[];
 }
 
 async function killAndWait(p: LeasedProcess, graceMs: number): Promise<boolean> {
@@ -100,7 +114,7 @@ export async function reapRunDir(runDir: string, opts: { force?: boolean; graceM
   const lease = readLease(runDir);
   if (!lease) return undefined;
   const ownerAlive = lease.owner.pid !== process.pid && isSameProcess(lease.owner.pid, lease.owner.startTime);
-  const result: ReapResult = { runDir, runId: lease.runId, ownerAlive, killed: [] };
+  const result: ReapResult = { runDir, runId: lease.runId, ownerAlive, killed: [], removedFiles: [] };
   if (ownerAlive && !opts.force) return result;
   if (ownerAlive) {
     try { process.kill(lease.owner.pid, 'SIGTERM'); } catch { /* gone */ }
@@ -111,13 +125,19 @@ export async function reapRunDir(runDir: string, opts: { force?: boolean; graceM
   for (const p of sorted) {
     if (await killAndWait(p, opts.graceMs ?? 3000)) result.killed.push(p);
   }
+  for (const f of lease.files ?? []) {
+    if (existsSync(f)) {
+      rmSync(f, { force: true });
+      result.removedFiles.push(f);
+    }
+  }
   rmSync(runDir, { recursive: true, force: true });
   return result;
 }
 
 export function listRunDirs(root = runsRoot()): string[] {
   try {
-    return readdirSync(root).map((d) => join(root, d));
+    return readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(root, d.name));
   } catch {
     return [];
   }

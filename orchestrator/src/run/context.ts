@@ -23,7 +23,6 @@ export class RunContext {
   readonly lease: Lease;
   private readonly owned: Disposable[] = [];
   private readonly unregister: () => void;
-  private disposed = false;
 
   /** `archive` is called with the run directory after teardown, before it is removed
    * (on every path, signals included), e.g. to keep its logs with the results. */
@@ -46,10 +45,16 @@ export class RunContext {
     await resource.dispose();
   }
 
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.unregister();
+  /** Tears everything down once; concurrent callers (a signal during a normal teardown)
+   * share the same teardown, which stays registered for signals until it is done. */
+  dispose(): Promise<void> {
+    this.disposing ??= this.teardown();
+    return this.disposing;
+  }
+
+  private disposing: Promise<void> | undefined;
+
+  private async teardown(): Promise<void> {
     const errors: string[] = [];
     for (const r of this.owned.reverse()) {
       try { await r.dispose(); } catch (err) { errors.push((err as Error).message); }
@@ -61,6 +66,7 @@ export class RunContext {
       errors.push(`archiving ${this.runDir}: ${(err as Error).message}`);
     }
     rmSync(this.runDir, { recursive: true, force: true });
+    this.unregister();
     if (errors.length) throw new Error(`cleanup of run ${this.runId} had errors: ${errors.join('; ')}`);
   }
 }

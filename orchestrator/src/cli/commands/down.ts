@@ -25,7 +25,7 @@ export const downCommand: Command = {
         continue;
       }
       reaped++;
-      const what = r.killed.map((p) => `${p.role} (pid ${p.pid})`).join(', ') || 'no live processes';
+      const what = [...r.killed.map((p) => `${p.role} (pid ${p.pid})`), ...r.removedFiles].join(', ') || 'no live processes';
       console.log(`${r.runId}: stopped ${what}`);
     }
     if (all && reaped === 0) console.log('down: nothing to reap');
