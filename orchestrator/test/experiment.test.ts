@@ -5,13 +5,15 @@
  * nothing (QEMU, handler, Redis) is left running.
  */
 import { execa } from 'execa';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { runExperiment } from '../src/experiment/runner.js';
 import { readResults } from '../src/results/store.js';
+import { RedisStore } from '../src/kvstore/redis-client.js';
+import { freePort } from '../src/vm/ports.js';
 
 const runsDir = mkdtempSync(join(tmpdir(), 'fluidlab-runs-'));
 process.env.FLUIDLAB_RUNS_DIR = runsDir;
@@ -26,6 +28,16 @@ function ours(): { pid: number; cmd: string }[] {
     } catch { return []; }
   }).filter((p) => /qemu|fluidmem-monitor|redis-server/.test(p.cmd));
 }
+
+/** configs/test-tiny.yaml with its arms replaced (YAML lines) and an optional edit, in a temp file. */
+function tinyVariant(arms: string, edit: (src: string) => string = (x) => x): string {
+  const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
+  const src = readFileSync('configs/test-tiny.yaml', 'utf8').replace(/arms:[\s\S]*?workload:/, `arms:\n${arms}workload:`);
+  writeFileSync(cfg, edit(src));
+  return cfg;
+}
+
+const REDIS_ARM = '  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 64M }\n';
 
 function leftovers(): string[] {
   return ours().map((p) => p.cmd);
@@ -68,11 +80,7 @@ describe('experiments end to end', () => {
   });
 
   it('one handler serves two guests at once, each in its own namespace', async () => {
-    const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
-    const src = readFileSync('configs/test-tiny.yaml', 'utf8')
-      .replace(/arms:[\s\S]*?workload:/, 'arms:\n  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 64M }\nworkload:')
-      .replace('vms:\n', 'vms:\n  - { name: vm1, memory: 256M, timeouts: { boot: 150s, command: 300s } }\n');
-    (await import('node:fs')).writeFileSync(cfg, src);
+    const cfg = tinyVariant(REDIS_ARM, (src) => src.replace('vms:\n', 'vms:\n  - { name: vm1, memory: 256M, timeouts: { boot: 150s, command: 300s } }\n'));
     const { records } = await runExperiment(loadConfig(cfg), { resultsRoot });
     expect(records[0]!.status, records[0]!.error).toBe('ok');
     expect(records[0]!.vms.map((v) => v.name)).toEqual(['vm1', 'vm0']);
@@ -98,11 +106,7 @@ describe('experiments end to end', () => {
   });
 
   it('a handler that crashes mid-run fails the run with a clear error and leaves nothing', async () => {
-    const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
-    const src = readFileSync('configs/test-tiny.yaml', 'utf8')
-      .replace(/arms:[\s\S]*?workload:/, 'arms:\n  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 64M }\nworkload:')
-      .replace('duration: 1', 'duration: 30');
-    (await import('node:fs')).writeFileSync(cfg, src);
+    const cfg = tinyVariant(REDIS_ARM, (src) => src.replace('duration: 1', 'duration: 30'));
     let killed = false;
     const { records } = await runExperiment(loadConfig(cfg), {
       resultsRoot,
@@ -123,12 +127,32 @@ describe('experiments end to end', () => {
     expect(readdirSync(runsDir)).toEqual([]);
   });
 
+  it('uses an external TCP Redis with a password, under a per-run prefix removed afterwards', async () => {
+    const port = await freePort();
+    const redis = execa('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', 'lab-secret', '--save', '', '--appendonly', 'no'], { reject: false });
+    try {
+      let store: RedisStore | undefined;
+      for (let i = 0; !store; i++) {
+        try { store = await RedisStore.connect({ url: `redis://127.0.0.1:${port}`, password: 'lab-secret' }); } catch (err) { if (i > 100) throw err; await new Promise((r) => setTimeout(r, 50)); }
+      }
+      await expect(RedisStore.connect({ url: `redis://127.0.0.1:${port}` })).rejects.toThrow(/cannot reach Redis/);
+      process.env.FL_TEST_REDIS_PW = 'lab-secret';
+      const cfg = tinyVariant(`${REDIS_ARM}redis:\n  url: redis://127.0.0.1:${port}\n  password_env: FL_TEST_REDIS_PW\n`);
+      const { records } = await runExperiment(loadConfig(cfg), { resultsRoot });
+      expect(records[0]!.status, records[0]!.error).toBe('ok');
+      expect(records[0]!.metrics['handler.remote_fetches']).toBeGreaterThan(1000);
+      expect(records[0]!.metrics['redis.keys']).toBeGreaterThan(1000);
+      expect(await store.countKeys('fluidlab:')).toBe(0);
+      await store.close();
+    } finally {
+      redis.kill('SIGTERM');
+      await redis;
+    }
+  });
+
   it('records a failed run, keeps going, and exits non-zero from the CLI', async () => {
     // Redis is unreachable: the fluidmem-redis run fails, the dram run still runs.
-    const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
-    const src = readFileSync('configs/test-tiny.yaml', 'utf8')
-      .replace(/arms:[\s\S]*?workload:/, 'arms:\n  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 64M }\n  - { name: dram, kind: none }\nredis:\n  url: unix:///nonexistent/redis.sock\nworkload:');
-    (await import('node:fs')).writeFileSync(cfg, src);
+    const cfg = tinyVariant(`${REDIS_ARM}  - { name: dram, kind: none }\nredis:\n  url: unix:///nonexistent/redis.sock\n`);
     const r = await execa('node', ['orchestrator/bin/orchestrate.js', 'up', cfg, '--json', '--results', resultsRoot], { reject: false });
     expect(r.exitCode).toBe(1);
     const summary = JSON.parse(r.stdout) as { runs: { status: string; error?: string }[] };

@@ -29,6 +29,12 @@ workload:
   command: [sleep, "600"]
 ${extra}`;
 
+function configFile(yaml: string): string {
+  const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
+  writeFileSync(cfg, yaml);
+  return cfg;
+}
+
 function qemuPids(): number[] {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
     try {
@@ -99,9 +105,7 @@ describe('a booted guest', () => {
 
 describe('the CLI', () => {
   it('exec prints the guest kernel version and returns the exit code', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fl-cfg-'));
-    const cfg = join(dir, 'c.yaml');
-    writeFileSync(cfg, vmYaml());
+    const cfg = configFile(vmYaml());
     const ok = await execa('node', [CLI, 'exec', cfg, '--', 'uname', '-r'], { reject: false });
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout.trim()).toBe(image.manifest.kernelVersion);
@@ -111,9 +115,7 @@ describe('the CLI', () => {
   });
 
   it('SIGINT during a guest command tears QEMU down', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fl-cfg-'));
-    const cfg = join(dir, 'c.yaml');
-    writeFileSync(cfg, vmYaml());
+    const cfg = configFile(vmYaml());
     const proc = execa('node', [CLI, 'exec', cfg, '--', 'sh', '-c', 'echo started; sleep 600'], { reject: false });
     await new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('started')) resolve(); }));
     expect(qemuPids()).toHaveLength(1);
@@ -125,9 +127,7 @@ describe('the CLI', () => {
   });
 
   it('down reaps what a killed orchestrator left behind', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fl-cfg-'));
-    const cfg = join(dir, 'c.yaml');
-    writeFileSync(cfg, vmYaml());
+    const cfg = configFile(vmYaml());
     const proc = execa('node', [CLI, 'exec', cfg, '--', 'sh', '-c', 'echo started; sleep 600'], { reject: false });
     await new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('started')) resolve(); }));
     proc.kill('SIGKILL');
@@ -142,10 +142,8 @@ describe('the CLI', () => {
   });
 
   it('a guest that panics at boot fails with the console line, leaving nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fl-cfg-'));
-    const cfg = join(dir, 'c.yaml');
     // init=/nonexistent makes the kernel panic ("No working init found").
-    writeFileSync(cfg, vmYaml().replace('memory: 256M', 'memory: 256M\n    qemu_args: [-append, "console=ttyS0 panic=-1 rdinit=/nonexistent init=/nonexistent"]'));
+    const cfg = configFile(vmYaml().replace('memory: 256M', 'memory: 256M\n    qemu_args: [-append, "console=ttyS0 panic=-1 rdinit=/nonexistent init=/nonexistent"]'));
     const r = await execa('node', [CLI, 'exec', cfg, '--', 'true'], { reject: false });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/Kernel panic - not syncing/);
