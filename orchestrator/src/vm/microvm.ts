@@ -71,8 +71,9 @@ export class MicroVM {
   /** Why the guest can no longer be reached, if it can't. */
   private deathReason(): string | undefined {
     if (this.child?.hasExited) {
+      const panicked = this.qmpClient?.events.some((e) => e.event === 'GUEST_PANICKED') ? ' after a guest panic (QMP GUEST_PANICKED)' : '';
       const failure = this.serial.failure();
-      return `VM ${this.opts.name}: ${this.child.describeExit()}${failure ? `; guest console: ${failure}` : ''}\n--- QEMU log (${this.logFile}) ---\n${this.child.logTail()}\n--- serial console (${this.serial.path}) ---\n${this.serial.tail()}`;
+      return `VM ${this.opts.name}: ${this.child.describeExit()}${panicked}${failure ? `; guest console: ${failure}` : ''}\n--- QEMU log (${this.logFile}) ---\n${this.child.logTail()}\n--- serial console (${this.serial.path}) ---\n${this.serial.tail()}`;
     }
     const failure = this.serial.failure();
     if (failure) return `VM ${this.opts.name}: guest failed to boot: ${failure}\n--- serial console (${this.serial.path}) ---\n${this.serial.tail()}`;
