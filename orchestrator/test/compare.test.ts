@@ -69,6 +69,13 @@ describe('compare', () => {
     expect(c.regressions.map((r) => r.metric).sort()).toEqual(['latency.ns.average', 'throughput.aps']);
   });
 
+  it('--fail-on-regression exits 1 only when B is significantly worse', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    expect(await main(['compare', 'a', 'b-slow', '--results', root, '--fail-on-regression'])).toBe(1);
+    expect(await main(['compare', 'b-slow', 'a', '--results', root, '--fail-on-regression'])).toBe(0);
+    expect(await main(['compare', 'a', 'b-slow', '--results', root])).toBe(0);
+  });
+
   it('reports the same shift the other way round as better', () => {
     const c = compareSummaries(slow.summary, a.summary);
     expect(row(c, 'latency.ns.average').verdict).toBe('better');

@@ -15,10 +15,10 @@ function numberFlag(value: string | undefined, name: string, check: (n: number) 
 
 export const compareCommand: Command = {
   name: 'compare',
-  usage: 'compare A B [--json] [--threshold PCT] [--all]',
+  usage: 'compare A B [--json] [--threshold PCT] [--all] [--fail-on-regression]',
   summary: 'change of every metric B vs A with bootstrap CIs and verdicts',
   async run(argv) {
-    const args = parseArgs(argv, { boolean: ['json', 'all'], string: ['threshold', 'resamples', 'seed', 'confidence', 'results'] });
+    const args = parseArgs(argv, { boolean: ['json', 'all', 'fail-on-regression'], string: ['threshold', 'resamples', 'seed', 'confidence', 'results'] });
     if (args.positional.length !== 2) {
       throw new UsageError('name two runs A and B: run ids, results directories, config files or experiment names (their latest runs)');
     }
@@ -30,6 +30,7 @@ export const compareCommand: Command = {
     const [a, b] = args.positional.map((ref) => readResults(resolveRunRef(ref, root)).summary);
     const comparison = compareSummaries(a!, b!, { threshold: threshold === undefined ? undefined : threshold / 100, resamples, seed, confidence });
     console.log(args.flags.has('json') ? JSON.stringify(comparison, null, 2) : formatComparison(comparison, { all: args.flags.has('all') }));
-    return 0;
+    // For scripts: exit 1 when B is significantly worse than A on any metric.
+    return args.flags.has('fail-on-regression') && comparison.regressions.length > 0 ? 1 : 0;
   },
 };
