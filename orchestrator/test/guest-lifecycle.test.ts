@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { ensureImage, type GuestImage } from '../src/image/ensure.js';
+import { GuestShell } from '../src/guest/ssh.js';
 import { isSameProcess } from '../src/process/procfs.js';
 import { RunContext, newRunId } from '../src/run/context.js';
 import { launchGuest, resolveAccelerator } from '../src/vm/launch.js';
@@ -81,6 +82,16 @@ describe('a booted guest', () => {
     expect(chunks.join('')).toBe('out\n');
     const quoted = await vm.exec(['printf', '%s|', "it's", 'a b']);
     expect(quoted.stdout).toBe("it's|a b|");
+  });
+
+  it('pins the guest host key: a different key is refused', async () => {
+    const wrong = join(mkdtempSync(join(tmpdir(), 'fl-key-')), 'host_key.pub');
+    writeFileSync(wrong, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3Fv0XF7nUF7YJ0xVwzD1kqLJ9h4X5xw0r6Q2bq3kE other\n');
+    const target = { host: '127.0.0.1', port: vm.sshPort, username: 'root', privateKeyPath: image.privateKeyPath };
+    await expect(GuestShell.connect({ ...target, hostPublicKeyPath: wrong }, { timeoutMs: 20_000 })).rejects.toThrow(/presented a host key other than/);
+    const ok = await GuestShell.connect({ ...target, hostPublicKeyPath: image.hostPublicKeyPath }, { timeoutMs: 20_000 });
+    expect((await ok.run(['true'])).code).toBe(0);
+    ok.close();
   });
 
   it('reports STOP on a QMP stop and keeps the guest state', async () => {

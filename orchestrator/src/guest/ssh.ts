@@ -11,6 +11,15 @@ export interface SshTarget {
   port: number;
   username: string;
   privateKeyPath: string;
+  /** The guest's host key (OpenSSH .pub line); when given, any other host key is refused. */
+  hostPublicKeyPath?: string;
+}
+
+/** A verifier that accepts only the key in an OpenSSH public-key line. */
+function pinnedHostKey(pubPath: string): (key: Buffer) => boolean {
+  const expected = readFileSync(pubPath, 'utf8').trim().split(/\s+/)[1];
+  if (!expected) throw new Error(`${pubPath} is not an OpenSSH public key line: rebuild the image (orchestrate image build)`);
+  return (key) => key.toString('base64') === expected;
 }
 
 export interface ExecOptions {
@@ -43,7 +52,7 @@ export function commandLine(argv: readonly string[]): string {
 export class GuestShell {
   private constructor(private readonly client: Client, readonly target: SshTarget) {}
 
-  private static connectOnce(target: SshTarget, key: Buffer, timeoutMs: number): Promise<Client> {
+  private static connectOnce(target: SshTarget, key: Buffer, timeoutMs: number, hostVerifier?: (key: Buffer) => boolean): Promise<Client> {
     return new Promise((resolve, reject) => {
       const client = new Client();
       let settled = false;
@@ -56,7 +65,7 @@ export class GuestShell {
         client.end();
         reject(err);
       });
-      client.connect({ host: target.host, port: target.port, username: target.username, privateKey: key, readyTimeout: timeoutMs, keepaliveInterval: 5000 });
+      client.connect({ host: target.host, port: target.port, username: target.username, privateKey: key, readyTimeout: timeoutMs, keepaliveInterval: 5000, hostVerifier });
     });
   }
 
@@ -64,17 +73,19 @@ export class GuestShell {
    * (e.g. QEMU exited) with its reason. */
   static async connect(target: SshTarget, opts: { timeoutMs: number; abort?: () => string | undefined }): Promise<GuestShell> {
     const key = readFileSync(target.privateKeyPath);
+    const hostVerifier = target.hostPublicKeyPath ? pinnedHostKey(target.hostPublicKeyPath) : undefined;
     const deadline = Date.now() + opts.timeoutMs;
     let last: Error | undefined;
     while (Date.now() < deadline) {
       const reason = opts.abort?.();
       if (reason) throw new Error(reason);
       try {
-        const client = await GuestShell.connectOnce(target, key, Math.min(20_000, Math.max(1000, deadline - Date.now())));
+        const client = await GuestShell.connectOnce(target, key, Math.min(20_000, Math.max(1000, deadline - Date.now())), hostVerifier);
         return new GuestShell(client, target);
       } catch (err) {
         last = err as Error;
         if (/authentication/i.test(last.message)) throw new Error(`guest rejected the image key ${target.privateKeyPath}: rebuild the image (orchestrate image build)`);
+        if (/host key|verification/i.test(last.message)) throw new Error(`guest on ${target.host}:${target.port} presented a host key other than ${target.hostPublicKeyPath}: is another guest on that port?`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }

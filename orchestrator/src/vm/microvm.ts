@@ -16,6 +16,8 @@ export interface GuestImageFiles {
   kernel: string;
   initrd: string;
   privateKeyPath: string;
+  /** The guest's SSH host key, pinned when given. */
+  hostPublicKeyPath?: string;
 }
 
 export interface MicroVMOptions {
@@ -139,7 +141,7 @@ export class MicroVM {
     }
     try {
       this.shell = await GuestShell.connect(
-        { host: '127.0.0.1', port: this.sshPort, username: 'root', privateKeyPath: this.opts.image.privateKeyPath },
+        { host: '127.0.0.1', port: this.sshPort, username: 'root', privateKeyPath: this.opts.image.privateKeyPath, hostPublicKeyPath: this.opts.image.hostPublicKeyPath },
         { timeoutMs: Math.max(this.opts.timeouts.sshMs, deadline - Date.now()), abort: () => this.deathReason() },
       );
     } catch (err) {
