@@ -6,37 +6,32 @@
 import { z } from 'zod';
 import { parseDurationMs, parseSizeMiB } from './units.js';
 
-const sizeMiB = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const mib = parseSizeMiB(v);
-  if (mib === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a size such as 512M, 1G or a number of MiB, got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return mib;
-});
+/** A number or string field parsed by `parse`; `expected` completes "expected ..., got X". */
+function parsedWith<T>(parse: (v: unknown) => T | undefined, expected: string) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const out = parse(v);
+    if (out === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected ${expected}, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return out;
+  });
+}
 
-const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDurationMs(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a duration such as 90s, 2m or a number of seconds, got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const sizeMiB = parsedWith(parseSizeMiB, 'a size such as 512M, 1G or a number of MiB');
+const durationMs = parsedWith(parseDurationMs, 'a duration such as 90s, 2m or a number of seconds');
 
 /** "25%" of guest memory, or an absolute size. */
 export type ResidentLimit = { percent: number } | { mib: number };
-const residentLimit = z.union([z.number(), z.string()]).transform((v, ctx): ResidentLimit => {
+function parseResidentLimit(v: unknown): ResidentLimit | undefined {
   if (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*%\s*$/.test(v)) {
     const percent = parseFloat(v);
-    if (percent > 0 && percent <= 100) return { percent };
-  } else {
-    const mib = parseSizeMiB(v);
-    if (mib !== undefined) return { mib };
+    return percent > 0 && percent <= 100 ? { percent } : undefined;
   }
-  ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a percentage of guest memory (25%) or a size (128M), got ${JSON.stringify(v)}` });
-  return z.NEVER;
-});
+  const mib = parseSizeMiB(v);
+  return mib === undefined ? undefined : { mib };
+}
+const residentLimit = parsedWith(parseResidentLimit, 'a percentage of guest memory (25%) or a size (128M)');
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'use lower-case letters, digits, - and _ (at most 40)');
 
