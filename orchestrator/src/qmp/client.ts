@@ -61,8 +61,12 @@ export class QmpClient extends EventEmitter {
       client.once('close', (err: Error) => { clearTimeout(timer); reject(err); });
     });
     socket.on('data', (chunk: string) => client.onData(chunk));
-    socket.on('error', (err) => client.onClose(new QmpClosedError(`QMP socket ${path}: ${err.message}`)));
-    socket.on('close', () => client.onClose(new QmpClosedError(`QEMU closed the QMP connection on ${path} (did QEMU exit? see its log)`)));
+    // A dying QEMU shows up as 'close', or first as an 'error' (ECONNRESET): same meaning.
+    const closed = (err?: Error) => client.onClose(new QmpClosedError(client.greeting || !err
+      ? `QEMU closed the QMP connection on ${path}${err ? ` (${err.message})` : ''} (did QEMU exit? see its log)`
+      : `cannot connect to the QMP socket ${path}: ${err.message}`));
+    socket.on('error', (err) => closed(err));
+    socket.on('close', () => closed());
     try {
       client.greeting = await greeting;
       await client.execute('qmp_capabilities', {}, { timeoutMs });
