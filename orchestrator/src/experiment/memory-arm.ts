@@ -85,9 +85,9 @@ export async function setUpMemoryArm(ctx: RunContext, config: ExperimentConfig, 
       keyPrefix: store?.keyPrefix,
       redisPassword: store?.password,
       logFile: join(ctx.runDir, 'monitor.log'),
+      lease: ctx.lease,
     });
-    ctx.lease.add('monitor', monitor.pid, 'fluidmem-monitor');
-    ctx.own({ dispose: async () => { await monitor.stop(); ctx.lease.remove(monitor.pid); } });
+    ctx.own({ dispose: () => monitor.stop() });
     return {
       arm, monitor, store,
       plan: (vm) => ({

@@ -4,10 +4,10 @@
  * client. stop() sends SIGTERM (the monitor detaches VMs, deletes its remote keys and
  * removes its sockets) and SIGKILLs after a grace period.
  */
-import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
+import { ManagedChild } from '../process/child.js';
+import type { Lease } from '../process/lease.js';
 import { MonitorControl } from './control.js';
 
 export const HELPERS_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../helpers/bin');
@@ -25,6 +25,8 @@ export interface MonitorOptions {
   keyPrefix?: string;
   redisPassword?: string;
   logFile: string;
+  /** Records the monitor's pid in the run's lease (see process/lease.ts). */
+  lease?: Lease;
   startTimeoutMs?: number;
   stopTimeoutMs?: number;
 }
@@ -41,14 +43,6 @@ export interface MonitorHandle {
 
 export class MonitorStartError extends Error {
   override name = 'MonitorStartError';
-}
-
-function logTail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 /** Environment for a process (QEMU, harness) whose guest RAM the monitor should manage. */
@@ -69,72 +63,63 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorHandle>
   const args = ['--socket', opts.socketPath, '--control', opts.controlPath, '--backend', opts.backend,
     '--capacity', String(opts.capacityPages)];
   if (opts.keyPrefix !== undefined) args.push('--key-prefix', opts.keyPrefix);
-  closeSync(openSync(opts.logFile, 'a', 0o600));
-  const log = createWriteStream(opts.logFile, { flags: 'a' });
-  const env: Record<string, string | undefined> = { FLUIDMEM_REDIS_PASSWORD: opts.redisPassword };
-  let proc: ResultPromise;
+  let child: ManagedChild;
   try {
-    proc = execa(binary, args, { env, extendEnv: true, stdin: 'ignore', buffer: false, reject: false, cleanup: true });
+    child = new ManagedChild({
+      role: 'monitor',
+      file: binary,
+      args,
+      logFile: opts.logFile,
+      lease: opts.lease,
+      // The password goes through the environment, never the command line.
+      env: { FLUIDMEM_REDIS_PASSWORD: opts.redisPassword },
+    });
   } catch (err) {
     throw new MonitorStartError(`cannot run ${binary}: ${(err as Error).message} (build it with 'make -C helpers')`);
   }
-  const exited = proc.then((r) => ({ code: r.exitCode, signal: r.signal }));
-  proc.stderr?.pipe(log, { end: false });
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
 
   await new Promise<void>((resolveReady, reject) => {
     let out = '';
     const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new MonitorStartError(`fluidmem-monitor did not report ready within ${timeoutMs} ms\n${logTail(opts.logFile)}`));
+      void child.stop(0);
+      reject(new MonitorStartError(`fluidmem-monitor did not report ready within ${timeoutMs} ms\n${child.logTail()}`));
     }, timeoutMs);
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      log.write(chunk);
+    child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('fluidmem-monitor: ready\n')) {
         clearTimeout(timer);
         resolveReady();
       }
     });
-    void exited.then((e) => {
+    void child.exited.then((e) => {
       clearTimeout(timer);
       // give the log stream a moment to receive the last stderr lines
       setTimeout(() => reject(new MonitorStartError(
         `fluidmem-monitor exited before it was ready (code ${e.code ?? '-'}, signal ${e.signal ?? '-'}); ` +
-        `check --backend and socket paths. Log ${opts.logFile}:\n${logTail(opts.logFile)}`,
+        `check --backend and socket paths. Log ${opts.logFile}:\n${child.logTail()}`,
       )), 50);
     });
-    proc.catch(() => undefined);
-    if (proc.pid === undefined) {
-      clearTimeout(timer);
-      reject(new MonitorStartError(`cannot run ${binary} (build it with 'make -C helpers')`));
-    }
   });
 
   let control: MonitorControl;
   try {
     control = await MonitorControl.connect(opts.controlPath, { timeoutMs: 5_000 });
   } catch (err) {
-    proc.kill('SIGKILL');
+    await child.stop(0);
     throw err;
   }
-  const pid = proc.pid!;
   let stopping: Promise<void> | undefined;
   return {
-    pid,
+    pid: child.pid,
     socketPath: opts.socketPath,
     controlPath: opts.controlPath,
     control,
-    exited,
+    exited: child.exited,
     stop() {
       stopping ??= (async () => {
         control.close();
-        proc.kill('SIGTERM');
-        const grace = opts.stopTimeoutMs ?? 10_000;
-        const timer = setTimeout(() => proc.kill('SIGKILL'), grace);
-        await exited;
-        clearTimeout(timer);
-        log.end();
+        await child.stop(opts.stopTimeoutMs ?? 10_000);
       })();
       return stopping;
     },
