@@ -43,7 +43,3 @@ export function onSignalExit(t: Teardown): () => void {
   teardowns.add(t);
   return () => { teardowns.delete(t); };
 }
-
-export function isShuttingDown(): boolean {
-  return shuttingDown;
-}

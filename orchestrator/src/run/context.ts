@@ -38,13 +38,6 @@ export class RunContext {
     return resource;
   }
 
-  /** Disposes one owned resource early (e.g. a VM between runs). */
-  async release(resource: Disposable): Promise<void> {
-    const i = this.owned.indexOf(resource);
-    if (i >= 0) this.owned.splice(i, 1);
-    await resource.dispose();
-  }
-
   /** Tears everything down once; concurrent callers (a signal during a normal teardown)
    * share the same teardown, which stays registered for signals until it is done. */
   dispose(): Promise<void> {
