@@ -19,36 +19,33 @@ const char *const memsnap_fields[MEMSNAP_FIELDS] = {
     "pgpgin", "pgpgout",  "pswpin",  "pswpout",  "pgmajfault"};
 
 /* key in file -> index into memsnap.v */
-static const struct { const char *key; int idx; } meminfo_keys[] = {
+struct keyed { const char *key; int idx; };
+static const struct keyed meminfo_keys[] = {
     {"MemFree:", 0}, {"Buffers:", 1}, {"Cached:", 2}, {"Active:", 3}, {"Inactive:", 4}};
-static const struct { const char *key; int idx; } vmstat_keys[] = {
+static const struct keyed vmstat_keys[] = {
     {"pgpgin", 5}, {"pgpgout", 6}, {"pswpin", 7}, {"pswpout", 8}, {"pgmajfault", 9}};
+
+/* Reads "KEY VALUE" lines of a /proc file into the slots of s named by keys. */
+static void read_keyed(const char *path, const struct keyed *keys, unsigned n, struct memsnap *s)
+{
+    char line[256], key[64];
+    long val;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%63s %ld", key, &val) == 2)
+            for (unsigned i = 0; i < n; i++)
+                if (strcmp(key, keys[i].key) == 0)
+                    s->v[keys[i].idx] = val;
+    fclose(f);
+}
 
 void memsnap_take(struct memsnap *s)
 {
-    char key[64];
-    long val;
     memset(s, 0, sizeof *s);
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "%63s %ld", key, &val) == 2)
-                for (unsigned i = 0; i < sizeof meminfo_keys / sizeof meminfo_keys[0]; i++)
-                    if (strcmp(key, meminfo_keys[i].key) == 0)
-                        s->v[meminfo_keys[i].idx] = val;
-        fclose(f);
-    }
-    f = fopen("/proc/vmstat", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "%63s %ld", key, &val) == 2)
-                for (unsigned i = 0; i < sizeof vmstat_keys / sizeof vmstat_keys[0]; i++)
-                    if (strcmp(key, vmstat_keys[i].key) == 0)
-                        s->v[vmstat_keys[i].idx] = val;
-        fclose(f);
-    }
+    read_keyed("/proc/meminfo", meminfo_keys, sizeof meminfo_keys / sizeof meminfo_keys[0], s);
+    read_keyed("/proc/vmstat", vmstat_keys, sizeof vmstat_keys / sizeof vmstat_keys[0], s);
     s->valid = 1;
 }
 
