@@ -23,8 +23,9 @@ export interface Check {
 export const helperBin = (name: string) => join(repoRoot, 'helpers', 'bin', name);
 export const workloadBin = (name: string) => join(repoRoot, 'workloads', 'bin', name);
 
-function executable(path: string): boolean {
-  try { accessSync(path, constants.X_OK); return true; } catch { return false; }
+/** Programs must be executable; shared libraries (.so, for LD_PRELOAD) readable. */
+function usable(path: string): boolean {
+  try { accessSync(path, path.endsWith('.so') ? constants.R_OK : constants.X_OK); return true; } catch { return false; }
 }
 
 async function checkQemu(): Promise<Check> {
@@ -41,7 +42,7 @@ async function checkRedis(): Promise<Check> {
 
 async function checkUffd(): Promise<Check> {
   const probe = helperBin('uffd-probe');
-  if (!executable(probe)) return { name: 'userfaultfd', ok: false, required: true, detail: `${probe} is not built`, fix: 'make -C helpers (or npm run setup)' };
+  if (!usable(probe)) return { name: 'userfaultfd', ok: false, required: true, detail: `${probe} is not built`, fix: 'make -C helpers (or npm run setup)' };
   const r = await execa(probe, [], { reject: false, timeout: 10_000 });
   let data: { available?: boolean; features?: Record<string, boolean>; error?: string } = {};
   try { data = JSON.parse(String(r.stdout)) as typeof data; } catch { /* below */ }
@@ -54,10 +55,8 @@ async function checkUffd(): Promise<Check> {
 }
 
 function checkBuilt(name: string, files: string[], fix: string): Check {
-  const missing = files.filter((f) => !executable(f) && !f.endsWith('.so'));
-  const missingSo = files.filter((f) => f.endsWith('.so')).filter((f) => { try { accessSync(f, constants.R_OK); return false; } catch { return true; } });
-  const all = [...missing, ...missingSo];
-  return all.length === 0 ? { name, ok: true, required: true, detail: 'built' } : { name, ok: false, required: true, detail: `missing ${all.join(', ')}`, fix };
+  const missing = files.filter((f) => !usable(f));
+  return missing.length === 0 ? { name, ok: true, required: true, detail: 'built' } : { name, ok: false, required: true, detail: `missing ${missing.join(', ')}`, fix };
 }
 
 async function checkImageAndKvm(): Promise<Check[]> {

@@ -6,6 +6,7 @@
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { kernelCommandLine } from '../image/cmdline.js';
 import { bootId } from '../process/procfs.js';
 import { MicroVM, type GuestImageFiles } from './microvm.js';
 import type { Accelerator } from './qemu-args.js';
@@ -30,7 +31,7 @@ async function bootProbe(image: GuestImageFiles, timeoutMs: number): Promise<{ u
   const runDir = mkdtempSync(join(tmpdir(), 'fluidlab-kvm-probe-'));
   const vm = new MicroVM({
     name: 'kvmprobe', runDir, image, memoryMiB: 256, vcpus: 1, accelerator: 'kvm',
-    cmdline: 'console=ttyS0 panic=-1 quiet', timeouts: { bootMs: timeoutMs, sshMs: timeoutMs, shutdownMs: 2000 },
+    cmdline: kernelCommandLine(), timeouts: { bootMs: timeoutMs, sshMs: timeoutMs, shutdownMs: 2000 },
   });
   const started = Date.now();
   try {
