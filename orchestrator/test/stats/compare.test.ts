@@ -7,10 +7,10 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
-import { resolveRunRef } from '../src/report/locate-run.js';
-import { compareSummaries, type Comparison } from '../src/stats/compare.js';
-import { noisy, writeFixtureRun } from './report-fixtures.js';
+import { main } from '../../src/cli/main.js';
+import { resolveRunRef } from '../../src/report/locate-run.js';
+import { compareSummaries, type Comparison } from '../../src/stats/compare.js';
+import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-compare-'));
 const root = join(tmp, 'results');

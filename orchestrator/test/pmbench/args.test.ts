@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PmbenchOptionsError, pmbenchArgs } from '../src/pmbench/index.js';
-import type { PmbenchOptions } from '../src/pmbench/index.js';
+import { PmbenchOptionsError, pmbenchArgs } from '../../src/pmbench/index.js';
+import type { PmbenchOptions } from '../../src/pmbench/index.js';
 
 function rejects(opts: PmbenchOptions): string {
   try {

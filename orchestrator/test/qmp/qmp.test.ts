@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QmpClient, QmpClosedError, QmpError } from '../src/qmp/client.js';
-import { LineSplitter } from '../src/qmp/framing.js';
+import { QmpClient, QmpClosedError, QmpError } from '../../src/qmp/client.js';
+import { LineSplitter } from '../../src/qmp/framing.js';
 
 let qemu: ResultPromise | undefined;
 

@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withLock } from '../src/image/lock.js';
+import { withLock } from '../../src/image/lock.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'fluidlab-lock-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
-import { describeRuns, expandRuns, guestMemoryMiB, residentMiB } from '../src/experiment/expand.js';
-import { formatTable, metricStats, summarizeVariants } from '../src/results/summarize.js';
-import type { RunRecord } from '../src/results/types.js';
+import { parseConfig } from '../../src/config/load.js';
+import { describeRuns, expandRuns, guestMemoryMiB, residentMiB } from '../../src/experiment/expand.js';
+import { formatTable, metricStats, summarizeVariants } from '../../src/results/summarize.js';
+import type { RunRecord } from '../../src/results/types.js';
 
 const config = parseConfig(`name: x
 vms: [{ name: vm0, memory: 1G }]

@@ -9,11 +9,11 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { Redis } from 'ioredis';
-import { MonitorControl, MonitorControlError, type MonitorStats, type VmStats } from '../src/handler/control.js';
-import { attachEnv, HELPERS_BIN, startMonitor, type MonitorHandle } from '../src/handler/monitor.js';
-import { monitorCommand } from '../src/cli/commands/monitor.js';
+import { MonitorControl, MonitorControlError, type MonitorStats, type VmStats } from '../../src/handler/control.js';
+import { attachEnv, HELPERS_BIN, startMonitor, type MonitorHandle } from '../../src/handler/monitor.js';
+import { monitorCommand } from '../../src/cli/commands/monitor.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 const HARNESS = join(HELPERS_BIN, 'uffd-harness');
 const PAGE = 4096;
 

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureImage, kernelCommandLine, resolveInputs, type GuestImage } from '../src/image/index.js';
-import { defaultCacheDir } from '../src/image/paths.js';
-import { freePort } from '../src/vm/ports.js';
+import { ensureImage, kernelCommandLine, resolveInputs, type GuestImage } from '../../src/image/index.js';
+import { defaultCacheDir } from '../../src/image/paths.js';
+import { freePort } from '../../src/vm/ports.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'fluidlab-image-test-'));
 const cacheDir = path.join(work, 'cache');

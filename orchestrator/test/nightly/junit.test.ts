@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { junitXml } from '../src/nightly/junit.js';
-import { parseXml, type XmlElement } from '../src/pmbench/xmltree.js';
-import { compareSummaries } from '../src/stats/compare.js';
-import { noisy, writeFixtureRun } from './report-fixtures.js';
+import { junitXml } from '../../src/nightly/junit.js';
+import { parseXml, type XmlElement } from '../../src/pmbench/xmltree.js';
+import { compareSummaries } from '../../src/stats/compare.js';
+import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-junit-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -8,11 +8,11 @@ import {
   parsePmbenchReport,
   parsePmbenchXml,
   percentile,
-} from '../src/pmbench/index.js';
-import type { PmbenchHistogram } from '../src/pmbench/index.js';
+} from '../../src/pmbench/index.js';
+import type { PmbenchHistogram } from '../../src/pmbench/index.js';
 
 const SAMPLE_PATH = fileURLToPath(
-  new URL('../../workloads/pmbench/reference/real-pmbench-0.9-m64-s32-2s.txt', import.meta.url),
+  new URL('../../../workloads/pmbench/reference/real-pmbench-0.9-m64-s32-2s.txt', import.meta.url),
 );
 const sample = readFileSync(SAMPLE_PATH, 'utf8');
 const sampleLines = sample.split('\n');

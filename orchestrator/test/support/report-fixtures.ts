@@ -3,11 +3,11 @@
  * Summary files (written with the results store and summarized with its summarizer), with
  * per-repetition metric values chosen by the test and pmbench-layout latency histograms.
  */
-import { BAND_EXPONENTS, bandBounds, bandHasSub, subBuckets } from '../src/pmbench/histogram.js';
-import { ResultsDir } from '../src/results/store.js';
-import { summarizeVariants } from '../src/results/summarize.js';
-import { RUN_SCHEMA, type HistogramBand, type RunRecord, type Summary } from '../src/results/types.js';
-import type { HostFacts } from '../src/host/facts.js';
+import { BAND_EXPONENTS, bandBounds, bandHasSub, subBuckets } from '../../src/pmbench/histogram.js';
+import { ResultsDir } from '../../src/results/store.js';
+import { summarizeVariants } from '../../src/results/summarize.js';
+import { RUN_SCHEMA, type HistogramBand, type RunRecord, type Summary } from '../../src/results/types.js';
+import type { HostFacts } from '../../src/host/facts.js';
 
 export const HOST: HostFacts = {
   kernel: '6.1.0-test', cpuModel: 'Test CPU', cpus: 2, memoryMiB: 4096,

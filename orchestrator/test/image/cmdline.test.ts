@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kernelCommandLine } from '../src/image/cmdline.js';
+import { kernelCommandLine } from '../../src/image/cmdline.js';
 
 describe('kernelCommandLine', () => {
   it('has the serial console and reboot-on-panic', () => {

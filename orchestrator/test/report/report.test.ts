@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
-import { writeReport } from '../src/report/build.js';
-import { noisy, writeFixtureRun } from './report-fixtures.js';
+import { main } from '../../src/cli/main.js';
+import { writeReport } from '../../src/report/build.js';
+import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-report-'));
 const CHROMIUM = '/usr/bin/chromium';

@@ -9,11 +9,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/load.js';
-import { runExperiment } from '../src/experiment/runner.js';
-import { readResults } from '../src/results/store.js';
-import { RedisStore } from '../src/kvstore/redis-client.js';
-import { freePort } from '../src/vm/ports.js';
+import { loadConfig } from '../../src/config/load.js';
+import { runExperiment } from '../../src/experiment/runner.js';
+import { readResults } from '../../src/results/store.js';
+import { RedisStore } from '../../src/kvstore/redis-client.js';
+import { freePort } from '../../src/vm/ports.js';
 
 const runsDir = mkdtempSync(join(tmpdir(), 'fluidlab-runs-'));
 process.env.FLUIDLAB_RUNS_DIR = runsDir;

@@ -10,13 +10,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
-import { readHistory, type HistoryEntry } from '../src/nightly/history.js';
-import { CLI_PATH } from '../src/nightly/launch-experiment.js';
-import { runNightly } from '../src/nightly/nightly.js';
-import { LEASE_NAME, type LeaseFile } from '../src/process/lease.js';
-import { isSameProcess, processStartTime } from '../src/process/procfs.js';
-import type { Summary } from '../src/results/types.js';
+import { main } from '../../src/cli/main.js';
+import { readHistory, type HistoryEntry } from '../../src/nightly/history.js';
+import { CLI_PATH } from '../../src/nightly/launch-experiment.js';
+import { runNightly } from '../../src/nightly/nightly.js';
+import { LEASE_NAME, type LeaseFile } from '../../src/process/lease.js';
+import { isSameProcess, processStartTime } from '../../src/process/procfs.js';
+import type { Summary } from '../../src/results/types.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-nightly-'));
 const root = join(tmp, 'results');
@@ -136,7 +136,7 @@ describe('nightly', () => {
     expect(junit).toMatch(/<testcase classname="nightly-tiny\.dram" name="latency\.ns\.average" time="0">\n\s*<failure type="regression"/);
     expect(readFileSync(result.report!, 'utf8')).toMatch(/class="banner bad">\d+ regressions? against baseline baseline-fast/);
     // A regressed night is not "last good": the next last-good baseline is still night 1 or 2.
-    const { resolveBaseline } = await import('../src/nightly/baseline.js');
+    const { resolveBaseline } = await import('../../src/nightly/baseline.js');
     expect([night1.runId, night2.runId].map((id) => join(root, id))).toContain(resolveBaseline('last-good', 'nightly-tiny', root));
   });
 

@@ -4,11 +4,11 @@
  * repeatability of the seeded PRNG, and the verdict rules.
  */
 import { describe, expect, it } from 'vitest';
-import { bootstrapRelativeChange } from '../src/stats/bootstrap.js';
-import { mean, quantileSorted, stdev } from '../src/stats/describe.js';
-import { metricDirection } from '../src/stats/direction.js';
-import { seededRandom } from '../src/stats/prng.js';
-import { verdictFor } from '../src/stats/verdict.js';
+import { bootstrapRelativeChange } from '../../src/stats/bootstrap.js';
+import { mean, quantileSorted, stdev } from '../../src/stats/describe.js';
+import { metricDirection } from '../../src/stats/direction.js';
+import { seededRandom } from '../../src/stats/prng.js';
+import { verdictFor } from '../../src/stats/verdict.js';
 
 /** Every ordered resample of `values` (n^n of them, equally likely) -> its mean. */
 function allResampleMeans(values: number[]): number[] {

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePmbenchReport, parsePmbenchXml, pmbenchArgs } from '../src/pmbench/index.js';
-import type { PmbenchOptions, PmbenchReport } from '../src/pmbench/index.js';
+import { parsePmbenchReport, parsePmbenchXml, pmbenchArgs } from '../../src/pmbench/index.js';
+import type { PmbenchOptions, PmbenchReport } from '../../src/pmbench/index.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PMBENCH = join(ROOT, 'workloads/bin/pmbench');
 const SAMPLE = readFileSync(join(ROOT, 'workloads/pmbench/reference/real-pmbench-0.9-m64-s32-2s.txt'), 'utf8');
 const SMALL = { durationSec: 1, mapsizeMib: 16, setsizeMib: 8 } satisfies PmbenchOptions;

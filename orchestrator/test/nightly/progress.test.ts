@@ -1,6 +1,6 @@
 /** Progress line (pure logic, injected clock and stream): TTY redraws, estimates, non-TTY quiet/lines. */
 import { describe, expect, it } from 'vitest';
-import { Progress, formatDuration, parseProgressLine } from '../src/ui/progress.js';
+import { Progress, formatDuration, parseProgressLine } from '../../src/ui/progress.js';
 
 function sink(isTTY: boolean, columns?: number) {
   const chunks: string[] = [];
