@@ -1,15 +1,23 @@
-/* attach.c -- libfluidmem-attach.so: hands an unmodified QEMU's guest RAM to fluidmem-monitor.
+/* attach.c -- libfluidmem-attach.so: hands one anonymous mapping of an unmodified process
+ * (QEMU's guest RAM, or a host benchmark's working set) to fluidmem-monitor.
  *
  * Loaded with LD_PRELOAD. It interposes mmap/mmap64 and waits for the first mapping that
- * looks like QEMU's guest RAM: MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS of exactly
- * FLUIDMEM_REGION_BYTES. For that mapping it
+ * matches the capture rule chosen by env FLUIDMEM_CAPTURE:
+ *   qemu (default)  MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS, writable, exactly
+ *                   FLUIDMEM_REGION_BYTES: QEMU's guest RAM;
+ *   anon            MAP_PRIVATE|MAP_ANONYMOUS (MAP_FIXED or not, never MAP_STACK), writable,
+ *                   exactly FLUIDMEM_REGION_BYTES: e.g. pmbench's or memverify's working set
+ *                   when the benchmark itself runs on the host (workloads/bin/pmbench-host).
+ * Any other FLUIDMEM_CAPTURE value terminates the process at load time (exit 70). For the
+ * captured mapping it
  *   1. disables THP (and later ignores QEMU's MADV_HUGEPAGE/MADV_MERGEABLE on it),
  *   2. creates a userfaultfd (MISSING mode, MOVE, EVENT_REMOVE/UNMAP) and registers the
  *      region plus a private staging area of FM_STAGING_PAGES pages,
  *   3. connects to FLUIDMEM_SOCKET and sends the uffd (SCM_RIGHTS) with a JSON hello,
- *   4. starts the eviction agent thread, then returns the mapping to QEMU.
+ *   4. starts the eviction agent thread, then returns the mapping to the caller.
  * The agent performs UFFDIO_MOVE on the monitor's behalf (the kernel only allows it
  * from a thread of the registered process) and frees staging slots; see proto.h.
+ * Without FLUIDMEM_REGION_BYTES the library is inert.
  *
  * Fail closed: this library keeps its own reference to the uffd, so if the monitor
  * dies the kernel never falls back to zero pages; faulting threads block and the
@@ -68,6 +76,26 @@ static size_t env_region_bytes(void)
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
 	return *end ? 0 : (size_t)v;
+}
+
+enum capture_mode { CAPTURE_QEMU, CAPTURE_ANON };
+
+/* FLUIDMEM_CAPTURE: unset/empty or "qemu" -> CAPTURE_QEMU, "anon" -> CAPTURE_ANON; else dies. */
+static enum capture_mode env_capture_mode(void)
+{
+	const char *s = getenv("FLUIDMEM_CAPTURE");
+	if (!s || !*s || strcmp(s, "qemu") == 0)
+		return CAPTURE_QEMU;
+	if (strcmp(s, "anon") == 0)
+		return CAPTURE_ANON;
+	die("unknown FLUIDMEM_CAPTURE '%.64s' (expected 'qemu' or 'anon')", s);
+}
+
+/* A wrong capture mode would let the process run with unmanaged memory: refuse at load. */
+__attribute__((constructor)) static void check_env(void)
+{
+	if (env_region_bytes())
+		(void)env_capture_mode();
 }
 
 static int sys_madvise(void *addr, size_t len, int advice)
@@ -292,11 +320,17 @@ static void resolve(void)
 
 static void *maybe_capture(void *p, size_t len, int prot, int flags)
 {
-	const int need = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
-	if (p == MAP_FAILED || (flags & need) != need || !(prot & PROT_WRITE))
+	if (p == MAP_FAILED || !(prot & PROT_WRITE) || atomic_load(&captured))
 		return p;
 	size_t want = env_region_bytes();
 	if (!want || len != want)
+		return p;
+	int need = MAP_ANONYMOUS;
+	if (env_capture_mode() == CAPTURE_QEMU)
+		need |= MAP_FIXED;
+	else if (flags & MAP_STACK) /* a thread stack of the same size is never the working set */
+		return p;
+	if ((flags & MAP_TYPE) != MAP_PRIVATE || (flags & need) != need)
 		return p;
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&captured, &expected, 1))
