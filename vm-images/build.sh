@@ -7,7 +7,7 @@
 #     ACPI-button modules the guest needs, with their modules.dep dependencies;
 #   - busybox-static (the whole userland), dropbear (SSH server) with its shared libraries
 #     and the dynamic loader, taken from the host's installed busybox-static/dropbear-bin;
-#   - vm-images/init.sh as /init; the workloads (every file in --workloads DIR) in
+#   - vm-images/init.sh as /init; the workloads (every file in --workloads DIR but *-host) in
 #     /opt/fluidlab/bin (on PATH, also linked into /usr/local/bin for ssh commands);
 #   - a per-image SSH client key (DIR/id_ed25519, OpenSSH format) whose .pub is the guest's
 #     authorized key, and a per-image dropbear host key (public half in DIR/host_key.pub).
@@ -245,6 +245,7 @@ if [[ -n "$WORKLOADS" ]]; then
   while IFS= read -r -d '' f; do
     [[ -f "$f" ]] || continue   # symlinks to non-files
     name="$(basename "$f")"
+    [[ "$name" == *-host ]] && continue   # host builds (workloads/bin/pmbench-host, ...) stay out
     cp "$f" "$ROOT/opt/fluidlab/bin/$name"
     chmod 755 "$ROOT/opt/fluidlab/bin/$name"
     ln -sf "/opt/fluidlab/bin/$name" "$ROOT/usr/local/bin/$name"

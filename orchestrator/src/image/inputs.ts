@@ -101,7 +101,10 @@ export async function packageVersions(): Promise<{ busybox: string; dropbear: st
   return { busybox: versions.get('busybox-static')!, dropbear: versions.get('dropbear-bin')! };
 }
 
-/** Top-level regular files of the workloads dir (symlinks followed), as build.sh copies them. */
+/**
+ * Top-level regular files of the workloads dir (symlinks followed) except *-host (host
+ * builds, not shipped), as build.sh copies them.
+ */
 async function workloadFiles(dir: string): Promise<ImageInputs['workloads']> {
   let entries: string[];
   try {
@@ -111,6 +114,7 @@ async function workloadFiles(dir: string): Promise<ImageInputs['workloads']> {
   }
   const out: ImageInputs['workloads'] = [];
   for (const name of entries.sort()) {
+    if (name.endsWith('-host')) continue;
     const file = path.join(dir, name);
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile()) continue;
