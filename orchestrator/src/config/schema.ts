@@ -52,22 +52,29 @@ export const vmSchema = z.object({
   timeouts: timeouts.default({}),
 }).strict();
 
+/** Where the workload runs: in QEMU guests (default) or directly on the host, where the
+ * same benchmark's working-set mapping is served by the handler (fluidmem) or limited by a
+ * memory cgroup with a swap device made for the run (swap). See experiment/host-run.ts. */
+const placement = z.enum(['guest', 'host']).default('guest');
+
 const fluidmemArm = z.object({
   name,
   kind: z.literal('fluidmem'),
   backend: z.enum(['redis', 'dram']),
   resident: residentLimit,
+  placement,
 }).strict();
 
 const swapArm = z.object({
   name,
   kind: z.literal('swap'),
   resident: residentLimit,
-  swap_on: z.enum(['tmpfs', 'disk']),
+  swap_on: z.enum(['tmpfs', 'disk', 'zram']),
   swap_size: sizeMiB.optional(),
+  placement,
 }).strict();
 
-const noneArm = z.object({ name, kind: z.literal('none') }).strict();
+const noneArm = z.object({ name, kind: z.literal('none'), placement }).strict();
 
 export const armSchema = z.discriminatedUnion('kind', [fluidmemArm, swapArm, noneArm]);
 
@@ -113,7 +120,8 @@ export const MAX_NAMES_LENGTH = 56;
 export const configSchema = z.object({
   name,
   description: z.string().optional(),
-  vms: z.array(vmSchema).min(1),
+  /** Guests; an experiment whose arms are all host-placed needs none. */
+  vms: z.array(vmSchema).default([]),
   arms: z.array(armSchema).min(1).default([{ name: 'dram', kind: 'none' }]),
   workload: workloadSchema,
   repetitions: z.number().int().min(1).max(100).default(1),
@@ -130,10 +138,16 @@ export const configSchema = z.object({
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['vms', i, 'name'], message: `the experiment name and VM name together may have at most ${MAX_NAMES_LENGTH} characters (they name Unix socket paths); shorten one` });
     }
   });
+  if (c.vms.length === 0 && c.arms.some((a) => a.placement !== 'host')) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['vms'], message: 'guest-placed arms need at least one VM under vms: (or give every arm placement: host)' });
+  }
   const arms = new Set<string>();
   c.arms.forEach((a, i) => {
     if (arms.has(a.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['arms', i, 'name'], message: `duplicate arm name '${a.name}'` });
     arms.add(a.name);
+    if (a.kind === 'swap' && a.swap_on === 'zram' && a.placement !== 'host') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['arms', i, 'swap_on'], message: "swap_on: zram is a host swap device: it needs placement: host (a guest swaps to a virtio disk: use tmpfs, disk or nbd)" });
+    }
   });
   if (c.redis.url !== 'embedded' && c.redis.url.startsWith('redis://') && !c.redis.password_env) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['redis', 'password_env'], message: 'a TCP Redis needs a password: set password_env to the name of an environment variable holding it' });

@@ -19,6 +19,7 @@ export interface RunSpec {
   repetition: number;
   /** The workload's parameters for this run (lists resolved to one value each). */
   params: ScalarParams;
+  /** The guests of the run; empty for a host-placed arm. */
   vms: VmConfig[];
 }
 
@@ -59,7 +60,7 @@ export function expandRuns(config: ExperimentConfig): RunSpec[] {
       for (let rep = 1; rep <= config.repetitions; rep++) {
         const index = runs.length + 1;
         const slug = `${arm.name}${suffix ? `-${suffix.replace(/[=,]/g, '-')}` : ''}`;
-        runs.push({ index, id: `${String(index).padStart(3, '0')}-${slug}-r${rep}`, variant, arm, repetition: rep, params: combo, vms: config.vms });
+        runs.push({ index, id: `${String(index).padStart(3, '0')}-${slug}-r${rep}`, variant, arm, repetition: rep, params: combo, vms: arm.placement === 'host' ? [] : config.vms });
       }
     }
   }
@@ -73,6 +74,22 @@ export function residentMiB(arm: ArmConfig, vm: VmConfig): number | undefined {
   return Math.max(16, Math.floor('percent' in r ? (vm.memory * r.percent) / 100 : r.mib));
 }
 
+/** The size of the workload's own mapping in MiB (pmbench's mapsize, else setsize;
+ * memverify's size): what a host-placed fluidmem arm hands to the handler. */
+export function workingSetMiB(params: ScalarParams): number | undefined {
+  const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  return n(params.mapsize) ?? n(params.setsize) ?? n(params.size);
+}
+
+/** Resident limit in MiB of a host-placed arm: a percentage is of the working set. */
+export function hostResidentMiB(arm: ArmConfig, params: ScalarParams): number | undefined {
+  if (arm.kind === 'none') return undefined;
+  const r = arm.resident;
+  if (!('percent' in r)) return Math.max(1, Math.floor(r.mib));
+  const ws = workingSetMiB(params);
+  return ws === undefined ? undefined : Math.max(1, Math.floor((ws * r.percent) / 100));
+}
+
 /** The memory QEMU gives the guest: the resident limit for swap, the full size otherwise. */
 export function guestMemoryMiB(arm: ArmConfig, vm: VmConfig): number {
   return arm.kind === 'swap' ? residentMiB(arm, vm)! : vm.memory;
@@ -81,7 +98,7 @@ export function guestMemoryMiB(arm: ArmConfig, vm: VmConfig): number {
 /** One line per run, for --dry-run. */
 export function describeRuns(runs: RunSpec[]): string[] {
   return runs.map((r) => {
-    const vm = r.vms.map((v) => {
+    const vm = r.arm.placement === 'host' ? describeHost(r) : r.vms.map((v) => {
       const resident = residentMiB(r.arm, v);
       const mem = guestMemoryMiB(r.arm, v);
       const armDesc = r.arm.kind === 'fluidmem' ? `handler->${r.arm.backend}, resident ${resident} MiB`
@@ -91,4 +108,13 @@ export function describeRuns(runs: RunSpec[]): string[] {
     const params = Object.entries(r.params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
     return `${r.id.padEnd(32)} ${vm}${params ? ` | ${params}` : ''}`;
   });
+}
+
+function describeHost(r: RunSpec): string {
+  const resident = hostResidentMiB(r.arm, r.params);
+  const ws = workingSetMiB(r.params);
+  const a = r.arm;
+  const armDesc = a.kind === 'fluidmem' ? `handler->${a.backend}, resident ${resident} MiB`
+    : a.kind === 'swap' ? `memory cgroup ${resident} MiB, swap on ${a.swap_on}` : 'all in DRAM';
+  return `host: ${ws ?? '?'} MiB mapping, ${armDesc}`;
 }

@@ -71,23 +71,38 @@ function createSwapImage(ctx: RunContext, on: 'tmpfs' | 'disk', name: string, si
   return path;
 }
 
+export interface Handler {
+  monitor: MonitorHandle;
+  store?: { url: string; password?: string; keyPrefix: string };
+  /** Where attach libraries connect (FLUIDMEM_SOCKET). */
+  socketPath: string;
+}
+
+/** Starts the store (redis backend) and fluidmem-monitor with `capacityPages` resident
+ * pages, both owned by `ctx`: the handler that guests' RAM or a host benchmark's working
+ * set is attached to. */
+export async function startHandler(ctx: RunContext, config: ExperimentConfig, backend: 'redis' | 'dram', capacityPages: number): Promise<Handler> {
+  const store = backend === 'redis' ? await startStore(ctx, config) : undefined;
+  const socketPath = join(ctx.runDir, 'fm.sock');
+  const monitor = await startMonitor({
+    socketPath,
+    controlPath: join(ctx.runDir, 'fm.ctl'),
+    backend: store ? store.url : 'dram',
+    capacityPages,
+    keyPrefix: store?.keyPrefix,
+    redisPassword: store?.password,
+    logFile: join(ctx.runDir, 'monitor.log'),
+    lease: ctx.lease,
+  });
+  ctx.own({ dispose: () => monitor.stop() });
+  return { monitor, store, socketPath };
+}
+
 export async function setUpMemoryArm(ctx: RunContext, config: ExperimentConfig, arm: ArmConfig): Promise<MemoryArm> {
   if (arm.kind === 'fluidmem') {
     // One handler serves every VM of the run; its capacity is the sum of their limits.
     const capacityPages = config.vms.reduce((n, vm) => n + residentMiB(arm, vm)! * PAGES_PER_MIB, 0);
-    const store = arm.backend === 'redis' ? await startStore(ctx, config) : undefined;
-    const socketPath = join(ctx.runDir, 'fm.sock');
-    const monitor = await startMonitor({
-      socketPath,
-      controlPath: join(ctx.runDir, 'fm.ctl'),
-      backend: store ? store.url : 'dram',
-      capacityPages,
-      keyPrefix: store?.keyPrefix,
-      redisPassword: store?.password,
-      logFile: join(ctx.runDir, 'monitor.log'),
-      lease: ctx.lease,
-    });
-    ctx.own({ dispose: () => monitor.stop() });
+    const { monitor, store, socketPath } = await startHandler(ctx, config, arm.backend, capacityPages);
     return {
       arm, monitor, store,
       plan: (vm) => ({
@@ -97,13 +112,15 @@ export async function setUpMemoryArm(ctx: RunContext, config: ExperimentConfig, 
     };
   }
   if (arm.kind === 'swap') {
+    if (arm.swap_on === 'zram') throw new Error(`arm ${arm.name}: swap_on: zram is a host swap device (placement: host)`);
+    const swapOn = arm.swap_on;
     return {
       arm,
       plan: (vm) => {
-        const path = createSwapImage(ctx, arm.swap_on, vm.name, arm.swap_size ?? vm.memory);
+        const path = createSwapImage(ctx, swapOn, vm.name, arm.swap_size ?? vm.memory);
         return {
           memoryMiB: guestMemoryMiB(arm, vm),
-          disks: [{ path, cache: arm.swap_on === 'disk' ? 'none' : 'writeback' }],
+          disks: [{ path, cache: swapOn === 'disk' ? 'none' : 'writeback' }],
           swapDevice: '/dev/vda',
         };
       },

@@ -20,7 +20,7 @@ import type { Accelerator } from '../vm/qemu-args.js';
 import { residentMiB, type RunSpec } from './expand.js';
 import { delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
 import { setUpMemoryArm, type MemoryArm } from './memory-arm.js';
-import { runWorkload, type WorkloadOutcome, type WorkloadPhase } from './workload.js';
+import { guestTarget, runWorkload, type WorkloadOutcome, type WorkloadPhase } from './workload.js';
 
 export type RunPhase = 'start' | 'boot' | 'attach' | WorkloadPhase | 'collect' | 'done';
 
@@ -84,7 +84,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
   const vmstatBefore = await Promise.all(vms.map((vm) => readVmstat(vm)));
   const handlerBefore = arm.monitor ? await arm.monitor.control.stats() : undefined;
   const outcomes = await Promise.all(vms.map(async (vm, i) => {
-    const outcome = await runWorkload(vm, o.config.workload, spec.params, {
+    const outcome = await runWorkload(guestTarget(vm), o.config.workload, spec.params, {
       timeoutMs: spec.vms[i]!.timeouts.command,
       onOutput: o.onOutput,
       onPhase: i === 0 ? o.onPhase : undefined,
