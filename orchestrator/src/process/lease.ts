@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSameProcess, processStartTime } from './procfs.js';
+import { describeHostChange, sameHostChange, undoHostChange, type HostChange } from '../host/host-changes.js';
 
 export interface LeasedProcess {
   role: string;
@@ -21,6 +22,9 @@ export interface LeaseFile {
   processes: LeasedProcess[];
   /** Files outside the run directory that the run created (swap images on tmpfs). */
   files?: string[];
+  /** Changes to the host (swap, loop and zram devices, cgroups), oldest first; each is
+   * recorded before it is made and undone newest first (host/host-changes.ts). */
+  hostChanges?: HostChange[];
 }
 
 export const LEASE_NAME = 'lease.json';
@@ -69,6 +73,26 @@ export class Lease {
     this.write();
   }
 
+  /** Records a host change before it is made (replaces a record of the same change, e.g.
+   * to add the loop device's name once it is known). */
+  addHostChange(change: HostChange): void {
+    const rest = (this.data.hostChanges ?? []).filter((c) => !sameHostChange(c, change));
+    const i = (this.data.hostChanges ?? []).findIndex((c) => sameHostChange(c, change));
+    if (i >= 0) rest.splice(i, 0, change); else rest.push(change);
+    this.data.hostChanges = rest;
+    this.write();
+  }
+
+  /** Drops the record of a host change once it is undone. */
+  removeHostChange(change: HostChange): void {
+    this.data.hostChanges = (this.data.hostChanges ?? []).filter((c) => !sameHostChange(c, change));
+    this.write();
+  }
+
+  get hostChanges(): readonly HostChange[] {
+    return this.data.hostChanges ?? [];
+  }
+
   get processes(): readonly LeasedProcess[] {
     return this.data.processes;
   }
@@ -94,6 +118,9 @@ export interface ReapResult {
   ownerAlive: boolean;
   killed: LeasedProcess[];
   removedFiles: string[];
+  /** Host changes undone (one line each, newest first), and those whose undo failed. */
+  undoneHostChanges?: string[];
+  failedHostChanges?: string[];
 }
 
 async function killAndWait(p: LeasedProcess, graceMs: number): Promise<boolean> {
@@ -124,6 +151,26 @@ export async function reapRunDir(runDir: string, opts: { force?: boolean; graceM
   const sorted = [...lease.processes].sort((a, b) => order.indexOf(a.role.split(':')[0]!) - order.indexOf(b.role.split(':')[0]!));
   for (const p of sorted) {
     if (await killAndWait(p, opts.graceMs ?? 3000)) result.killed.push(p);
+  }
+  // Host changes newest first (swapoff before losetup -d before rm of the backing file),
+  // after the processes that used them are gone and before the files are removed.
+  result.undoneHostChanges = [];
+  result.failedHostChanges = [];
+  const leftOnHost: HostChange[] = [];
+  for (const c of [...(lease.hostChanges ?? [])].reverse()) {
+    try {
+      const done = await undoHostChange(c);
+      if (done) result.undoneHostChanges.push(done);
+    } catch (err) {
+      leftOnHost.unshift(c);
+      result.failedHostChanges.push(`${describeHostChange(c)}: ${(err as Error).message}`);
+    }
+  }
+  if (leftOnHost.length) {
+    // Keep the run directory and a lease of what is still on the host, so that a later
+    // `orchestrate down` can retry; never forget a swap device or a cgroup.
+    writeFileSync(join(runDir, LEASE_NAME), JSON.stringify({ ...lease, processes: [], hostChanges: leftOnHost }, null, 2), { mode: 0o600 });
+    return result;
   }
   for (const f of lease.files ?? []) {
     if (existsSync(f)) {

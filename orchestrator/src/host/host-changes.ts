@@ -1,0 +1,149 @@
+/**
+ * Undo records for changes a run makes to the host itself (not processes, not files in
+ * its run directory): swap enabled on a device, a loop device, a zram device, a file
+ * outside the run directory, a memory cgroup. A record is written to the run's lease
+ * before the change is made, so a run killed with SIGKILL is undone by `orchestrate down`
+ * (process/lease.ts reapRunDir) newest first, exactly as the run's own disposers would.
+ *
+ * Every undo is idempotent and checks that the thing is still the one the run made
+ * (a loop device is found by its backing file, which carries the run id; a cgroup by its
+ * path, which carries the run id): undoing twice, or undoing a change that was never
+ * completed, does nothing and says so.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { execa } from 'execa';
+
+export type HostChange =
+  /** `swapon DEVICE` was (about to be) run. */
+  | { kind: 'swapon'; device: string }
+  /** A loop device over `backingFile` was (about to be) attached; `device` once known. */
+  | { kind: 'loop'; backingFile: string; device?: string }
+  /** zram device N was hot-added (recorded right after hot_add returned its number). */
+  | { kind: 'zram'; device: string }
+  /** A file outside the run directory (a swap backing file). */
+  | { kind: 'file'; path: string }
+  /** A cgroup directory; `parentIfEmpty` is removed too when no other run uses it. */
+  | { kind: 'cgroup'; dir: string; parentIfEmpty?: string };
+
+/** One line for logs and `orchestrate down`: what the change is. */
+export function describeHostChange(c: HostChange): string {
+  switch (c.kind) {
+    case 'swapon': return `swap on ${c.device}`;
+    case 'loop': return `loop device ${c.device ?? '?'} over ${c.backingFile}`;
+    case 'zram': return `zram device ${c.device}`;
+    case 'file': return `file ${c.path}`;
+    case 'cgroup': return `cgroup ${c.dir}`;
+  }
+}
+
+/** Two records name the same change (used to drop a record once it is undone). */
+export function sameHostChange(a: HostChange, b: HostChange): boolean {
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'swapon': return a.device === (b as typeof a).device;
+    case 'loop': return a.backingFile === (b as typeof a).backingFile;
+    case 'zram': return a.device === (b as typeof a).device;
+    case 'file': return a.path === (b as typeof a).path;
+    case 'cgroup': return a.dir === (b as typeof a).dir;
+  }
+}
+
+/** Active swap devices and files (first column of /proc/swaps). */
+export function activeSwaps(): string[] {
+  return readFileSync('/proc/swaps', 'utf8').split('\n').slice(1).map((l) => l.split(/\s+/)[0]!).filter(Boolean);
+}
+
+/** Loop devices attached to `file` (from sysfs; a deleted file reads as "FILE (deleted)"). */
+export function loopDevicesOf(file: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync('/sys/block').filter((n) => n.startsWith('loop'))) {
+    try {
+      const backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+      if (backing === file) out.push(`/dev/${name}`);
+    } catch { /* not attached */ }
+  }
+  return out;
+}
+
+async function run(file: string, args: string[]): Promise<void> {
+  const r = await execa(file, args, { reject: false, timeout: 120_000 });
+  if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim() || String(r.stdout).trim()}`);
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Kills every task of a cgroup (SIGKILL) and waits until cgroup.procs is empty (≤10 s). */
+export async function emptyCgroup(dir: string): Promise<number[]> {
+  const killed = new Set<number>();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    let pids: number[];
+    try {
+      pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [...killed];
+    }
+    if (pids.length === 0) return [...killed];
+    if (Date.now() > deadline) throw new Error(`cgroup ${dir} still has tasks ${pids.join(', ')} after SIGKILL`);
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); killed.add(pid); } catch { /* gone */ }
+    }
+    await sleep(50);
+  }
+}
+
+async function removeCgroupDir(dir: string): Promise<void> {
+  // rmdir of a cgroup whose last task just exited can briefly fail with EBUSY.
+  for (let i = 0; ; i++) {
+    try { rmdirSync(dir); return; } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || i >= 100) throw new Error(`removing cgroup ${dir}: ${(err as Error).message}`);
+      await sleep(50);
+    }
+  }
+}
+
+/** Undoes one change. Returns what was undone (one line), or undefined when there was
+ * nothing left to undo. Throws with the command and its error when an undo fails. */
+export async function undoHostChange(c: HostChange): Promise<string | undefined> {
+  switch (c.kind) {
+    case 'swapon': {
+      if (!activeSwaps().includes(c.device)) return undefined;
+      await run('swapoff', [c.device]);
+      return `swapoff ${c.device}`;
+    }
+    case 'loop': {
+      const devices = loopDevicesOf(c.backingFile);
+      for (const d of devices) await run('losetup', ['-d', d]);
+      return devices.length ? `losetup -d ${devices.join(' ')}` : undefined;
+    }
+    case 'zram': {
+      const name = basename(c.device);
+      const sys = `/sys/block/${name}`;
+      if (!existsSync(sys)) return undefined;
+      if (activeSwaps().includes(c.device)) await run('swapoff', [c.device]);
+      writeFileSync(`${sys}/reset`, '1');
+      writeFileSync('/sys/class/zram-control/hot_remove', name.replace(/^zram/, ''));
+      return `zram reset + hot_remove ${c.device}`;
+    }
+    case 'file': {
+      if (!existsSync(c.path)) return undefined;
+      rmSync(c.path, { force: true });
+      return `rm ${c.path}`;
+    }
+    case 'cgroup': {
+      if (!existsSync(c.dir)) return undefined;
+      const killed = await emptyCgroup(c.dir);
+      await removeCgroupDir(c.dir);
+      if (c.parentIfEmpty && dirname(c.dir) === c.parentIfEmpty) {
+        // Shared by concurrent runs: only the last one out removes it.
+        try { rmdirSync(c.parentIfEmpty); } catch { /* another run's cgroup is in it */ }
+      }
+      return `rmdir ${c.dir}${killed.length ? ` (killed pids ${killed.join(', ')})` : ''}`;
+    }
+  }
+}
