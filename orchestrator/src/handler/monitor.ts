@@ -45,13 +45,20 @@ export class MonitorStartError extends Error {
   override name = 'MonitorStartError';
 }
 
-/** Environment for a process (QEMU, harness) whose guest RAM the monitor should manage. */
-export function attachEnv(opts: { socketPath: string; regionBytes: number; vmId: string; library?: string }): Record<string, string> {
+/**
+ * Environment for a process (QEMU, harness, host benchmark) whose memory the monitor should
+ * manage. capture: 'qemu' (default) takes QEMU's MAP_FIXED guest RAM, 'anon' the first
+ * private anonymous mapping of regionBytes (a host benchmark's working set).
+ */
+export function attachEnv(opts: {
+  socketPath: string; regionBytes: number; vmId: string; library?: string; capture?: 'qemu' | 'anon';
+}): Record<string, string> {
   return {
     LD_PRELOAD: opts.library ?? ATTACH_LIBRARY,
     FLUIDMEM_SOCKET: opts.socketPath,
     FLUIDMEM_REGION_BYTES: String(opts.regionBytes),
     FLUIDMEM_VM_ID: opts.vmId,
+    ...(opts.capture ? { FLUIDMEM_CAPTURE: opts.capture } : {}),
   };
 }
 
