@@ -1,9 +1,10 @@
 /**
  * Typed client for fluidmem-monitor's control socket (JSON lines over a Unix stream
- * socket). One request at a time; every request has a timeout. See ARCHITECTURE.md,
- * "Fault handler design and protocol".
+ * socket; framing in protocol/json-lines.ts). One request at a time; every request has a
+ * timeout. See ARCHITECTURE.md, "Fault handler design and protocol".
  */
 import { createConnection, type Socket } from 'node:net';
+import { encodeJsonLine, LineSplitter } from '../protocol/json-lines.js';
 
 export interface LatencySummary {
   p50: number;
@@ -68,7 +69,7 @@ interface Pending {
 }
 
 export class MonitorControl {
-  private buffer = '';
+  private readonly lines = new LineSplitter();
   private readonly pending: Pending[] = [];
   /** Requests are sent one at a time, in call order (callers may overlap). */
   private chain: Promise<unknown> = Promise.resolve();
@@ -81,10 +82,7 @@ export class MonitorControl {
   ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
+      for (const line of this.lines.push(chunk)) {
         const p = this.pending.shift();
         if (p && !p.abandoned) p.resolve(line);
       }
@@ -137,7 +135,7 @@ export class MonitorControl {
       entry.resolve = (l) => { clearTimeout(timer); resolve(l); };
       entry.reject = (e) => { clearTimeout(timer); reject(e); };
       this.pending.push(entry);
-      this.socket.write(`${JSON.stringify(req)}\n`);
+      this.socket.write(encodeJsonLine(req));
     });
     let parsed: unknown;
     try {

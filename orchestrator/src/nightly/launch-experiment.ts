@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { onSignalExit } from '../process/cleanup.js';
+import { LineSplitter } from '../protocol/json-lines.js';
 import type { Summary } from '../results/types.js';
 import { parseProgressLine, type ProgressPhase } from '../ui/progress.js';
 
@@ -61,13 +62,10 @@ export async function launchExperiment(opts: LaunchOptions): Promise<LaunchResul
     child.kill('SIGTERM');
     await child.catch(() => undefined);
   });
-  let partial = '';
+  const lines = new LineSplitter();
   child.stderr?.on('data', (chunk: Buffer) => {
     log.write(chunk);
-    partial += chunk.toString('utf8');
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
+    for (const line of lines.push(chunk.toString('utf8'))) {
       tail.push(line);
       if (tail.length > 20) tail.shift();
       parseUpLine(line, opts);
@@ -79,7 +77,7 @@ export async function launchExperiment(opts: LaunchOptions): Promise<LaunchResul
     const exitCode = typeof result.exitCode === 'number' ? result.exitCode : 1;
     if (!summary) {
       const why = result.signal ? `killed by ${result.signal}` : `exit code ${exitCode}`;
-      return { exitCode, error: `orchestrate up ${opts.config} produced no summary (${why}):\n${[...tail, partial].filter(Boolean).slice(-10).join('\n')}` };
+      return { exitCode, error: `orchestrate up ${opts.config} produced no summary (${why}):\n${[...tail, lines.partial].filter(Boolean).slice(-10).join('\n')}` };
     }
     return { exitCode, summary, dir: summary.resultsDir };
   } finally {

@@ -3,10 +3,16 @@
  * negotiates capabilities, then matches replies to commands by id. Asynchronous events
  * are emitted as 'event' and can be awaited with waitForEvent(). When QEMU goes away,
  * every pending command fails with QmpClosedError.
+ *
+ * A message that breaks the protocol (a line that is not a JSON object, an error or return
+ * without an id: QEMU could not parse a command, so no reply will ever carry its id) ends
+ * the connection, as QEMU's own client (python/qemu/qmp) does: every pending command and
+ * event wait fails at once with QmpProtocolError instead of waiting out its timeout.
+ * Framing (one JSON object per CRLF-terminated line) is protocol/json-lines.ts.
  */
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { encodeMessage, LineSplitter } from './framing.js';
+import { encodeJsonLine, LineSplitter, parseJsonObjectLine } from '../protocol/json-lines.js';
 import type { QmpCommandName, QmpCommands, QmpEvent, QmpGreeting } from './types.js';
 
 export class QmpError extends Error {
@@ -18,6 +24,12 @@ export class QmpError extends Error {
 
 export class QmpClosedError extends Error {
   override name = 'QmpClosedError';
+}
+
+/** QEMU sent something the protocol does not allow; the connection is closed because of it
+ * (a QmpClosedError too: nothing more can be sent or received). */
+export class QmpProtocolError extends QmpClosedError {
+  override name = 'QmpProtocolError';
 }
 
 export class QmpTimeoutError extends Error {
@@ -46,7 +58,7 @@ export class QmpClient extends EventEmitter {
   greeting: QmpGreeting | undefined;
   readonly events: QmpEvent[] = [];
 
-  private constructor(private readonly socket: Socket, private readonly commandTimeoutMs: number) {
+  private constructor(private readonly socket: Socket, private readonly path: string, private readonly commandTimeoutMs: number) {
     super();
   }
 
@@ -54,7 +66,7 @@ export class QmpClient extends EventEmitter {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const socket = connect(path);
     socket.setEncoding('utf8');
-    const client = new QmpClient(socket, opts.commandTimeoutMs ?? 30_000);
+    const client = new QmpClient(socket, path, opts.commandTimeoutMs ?? 30_000);
     const greeting = new Promise<QmpGreeting>((resolve, reject) => {
       const timer = setTimeout(() => reject(new QmpTimeoutError(`no QMP greeting on ${path} within ${timeoutMs} ms`)), timeoutMs);
       client.once('greeting', (g: QmpGreeting) => { clearTimeout(timer); resolve(g); });
@@ -79,20 +91,26 @@ export class QmpClient extends EventEmitter {
 
   private onData(chunk: string): void {
     for (const line of this.splitter.push(chunk)) {
-      let msg: Record<string, unknown>;
-      try {
-        msg = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        this.emit('protocol-error', new Error(`QMP sent a line that is not JSON: ${line.slice(0, 200)}`));
-        continue;
-      }
+      if (this.closedError) return;
+      const msg = parseJsonObjectLine(line, 'QMP');
+      if (msg instanceof Error) return this.protocolError(msg.message);
       if ('QMP' in msg) this.emit('greeting', msg as unknown as QmpGreeting);
       else if ('event' in msg) {
         const ev = msg as unknown as QmpEvent;
         this.events.push(ev);
         this.emit('event', ev);
       } else if ('id' in msg) this.settle(String(msg.id), msg);
+      else if ('error' in msg) {
+        const e = msg.error as { class?: string; desc?: string } | undefined;
+        return this.protocolError(`QMP sent an error reply without an id (QEMU could not parse a command): ${e?.class ?? 'GenericError'}: ${e?.desc ?? 'no description'}`);
+      } else return this.protocolError(`QMP sent a message that is neither a reply with an id nor an event: ${line.slice(0, 200)}`);
     }
+  }
+
+  /** Ends the connection: the stream can no longer be trusted to answer pending commands. */
+  private protocolError(message: string): void {
+    this.onClose(new QmpProtocolError(`${message} (on ${this.path}; connection closed)`));
+    this.socket.destroy();
   }
 
   private settle(id: string, msg: Record<string, unknown>): void {
@@ -109,9 +127,10 @@ export class QmpClient extends EventEmitter {
   private onClose(err: Error): void {
     if (this.closedError) return;
     this.closedError = err;
+    const Kind = err instanceof QmpProtocolError ? QmpProtocolError : QmpClosedError;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new QmpClosedError(`${err.message} (while waiting for ${p.command})`));
+      p.reject(new Kind(`${err.message} (while waiting for ${p.command})`));
       this.pending.delete(id);
     }
     this.emit('close', err);
@@ -126,7 +145,10 @@ export class QmpClient extends EventEmitter {
     args?: QmpCommands[C]['args'],
     opts: { timeoutMs?: number } = {},
   ): Promise<QmpCommands[C]['ret']> {
-    if (this.closedError) return Promise.reject(new QmpClosedError(`${this.closedError.message} (cannot send ${command})`));
+    if (this.closedError) {
+      const Kind = this.closedError instanceof QmpProtocolError ? QmpProtocolError : QmpClosedError;
+      return Promise.reject(new Kind(`${this.closedError.message} (cannot send ${command})`));
+    }
     const id = `fl-${this.nextId++}`;
     const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -135,7 +157,7 @@ export class QmpClient extends EventEmitter {
         reject(new QmpTimeoutError(`QMP ${command} got no reply within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
-      this.socket.write(encodeMessage(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id }));
+      this.socket.write(encodeJsonLine(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id }, '\r\n'));
     });
   }
 
