@@ -69,7 +69,9 @@ const swapArm = z.object({
   name,
   kind: z.literal('swap'),
   resident: residentLimit,
-  swap_on: z.enum(['tmpfs', 'disk', 'zram']),
+  /** nbd: a guest disk served by qemu-storage-daemon over NBD on 127.0.0.1 from a file on
+   * /dev/shm (vm/nbd-export.ts), standing for a remote DRAM-backed target. */
+  swap_on: z.enum(['tmpfs', 'disk', 'zram', 'nbd']),
   swap_size: sizeMiB.optional(),
   placement,
 }).strict();
@@ -147,6 +149,9 @@ export const configSchema = z.object({
     arms.add(a.name);
     if (a.kind === 'swap' && a.swap_on === 'zram' && a.placement !== 'host') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['arms', i, 'swap_on'], message: "swap_on: zram is a host swap device: it needs placement: host (a guest swaps to a virtio disk: use tmpfs, disk or nbd)" });
+    }
+    if (a.kind === 'swap' && a.swap_on === 'nbd' && a.placement === 'host') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['arms', i, 'swap_on'], message: 'swap_on: nbd is a guest swap disk (QEMU is the NBD client): it needs placement: guest; host-side remote swap would need the kernel NBD or NVMe-oF modules' });
     }
   });
   if (c.redis.url !== 'embedded' && c.redis.url.startsWith('redis://') && !c.redis.password_env) {

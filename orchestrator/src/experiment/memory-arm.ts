@@ -3,8 +3,9 @@
  *  - fluidmem: the key-value store (embedded Redis on a Unix socket, an external Redis under
  *    a per-run key prefix, or none for DRAM), then fluidmem-monitor with the resident limit;
  *    each guest gets the attach library in its environment.
- *  - swap: a raw swap disk per guest on tmpfs (/dev/shm) or on disk (/var/tmp), and the
- *    guest's memory is the resident limit.
+ *  - swap: a raw swap disk per guest on tmpfs (/dev/shm) or on disk (/var/tmp), or (nbd) a
+ *    file on /dev/shm exported by a qemu-storage-daemon over NBD on 127.0.0.1 that QEMU's
+ *    NBD client attaches (the remote-swap arm); the guest's memory is the resident limit.
  *  - none: nothing; the guest's memory is all in DRAM.
  * Everything is owned by the run context, so every exit path removes it.
  */
@@ -15,6 +16,7 @@ import { attachEnv, startMonitor, type MonitorHandle } from '../handler/monitor.
 import { EmbeddedRedis } from '../kvstore/redis-server.js';
 import { RedisStore } from '../kvstore/redis-client.js';
 import type { RunContext } from '../run/context.js';
+import { NbdServer } from '../vm/nbd-export.js';
 import type { DiskSpec } from '../vm/qemu-args.js';
 import { guestMemoryMiB, residentMiB } from './expand.js';
 
@@ -113,6 +115,15 @@ export async function setUpMemoryArm(ctx: RunContext, config: ExperimentConfig, 
   }
   if (arm.kind === 'swap') {
     if (arm.swap_on === 'zram') throw new Error(`arm ${arm.name}: swap_on: zram is a host swap device (placement: host)`);
+    if (arm.swap_on === 'nbd') {
+      // One daemon per run, one export per guest, each backed by a file on /dev/shm.
+      const exports = config.vms.map((vm) => ({ name: vm.name, file: createSwapImage(ctx, 'tmpfs', vm.name, arm.swap_size ?? vm.memory) }));
+      const server = ctx.own(await NbdServer.start({ runDir: ctx.runDir, exports, lease: ctx.lease }));
+      return {
+        arm,
+        plan: (vm) => ({ memoryMiB: guestMemoryMiB(arm, vm), disks: [{ nbd: server.url(vm.name) }], swapDevice: '/dev/vda' }),
+      };
+    }
     const swapOn = arm.swap_on;
     return {
       arm,

@@ -146,8 +146,8 @@ export async function reapRunDir(runDir: string, opts: { force?: boolean; graceM
   if (ownerAlive) {
     try { process.kill(lease.owner.pid, 'SIGTERM'); } catch { /* gone */ }
   }
-  // Guests first, then the handler, then the store they depend on.
-  const order = ['qemu', 'monitor', 'redis'];
+  // Guests first, then what serves them: the NBD swap daemon, the handler, the store.
+  const order = ['qemu', 'nbd', 'monitor', 'redis'];
   const sorted = [...lease.processes].sort((a, b) => order.indexOf(a.role.split(':')[0]!) - order.indexOf(b.role.split(':')[0]!));
   for (const p of sorted) {
     if (await killAndWait(p, opts.graceMs ?? 3000)) result.killed.push(p);

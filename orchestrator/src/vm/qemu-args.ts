@@ -2,10 +2,23 @@
 
 export type Accelerator = 'kvm' | 'tcg';
 
-export interface DiskSpec {
-  path: string;
-  /** 'none' bypasses the host page cache (O_DIRECT; not supported on tmpfs). */
-  cache: 'none' | 'writeback';
+/** A raw disk the guest sees as virtio-blk: a host file, or an NBD export that QEMU's
+ * built-in NBD client opens (`nbd://127.0.0.1:PORT/NAME`, see vm/nbd-export.ts). */
+export type DiskSpec =
+  | {
+    path: string;
+    /** 'none' bypasses the host page cache (O_DIRECT; not supported on tmpfs). */
+    cache: 'none' | 'writeback';
+  }
+  | { nbd: string };
+
+/** The -drive value of disk `i`. */
+export function driveArg(d: DiskSpec, i: number): string {
+  if ('nbd' in d) {
+    if (!/^nbd:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]+$/.test(d.nbd)) throw new Error(`NBD disk ${d.nbd}: expected nbd://127.0.0.1:PORT/NAME`);
+    return `file=${d.nbd},if=none,id=disk${i},format=raw,cache=writeback`;
+  }
+  return `file=${d.path.replace(/,/g, ',,')},if=none,id=disk${i},format=raw,cache=${d.cache}${d.cache === 'none' ? ',aio=threads' : ''}`;
 }
 
 export interface QemuSpec {
@@ -45,7 +58,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-device', 'pvpanic',
   ];
   (spec.disks ?? []).forEach((d, i) => {
-    args.push('-drive', `file=${d.path},if=none,id=disk${i},format=raw,cache=${d.cache}${d.cache === 'none' ? ',aio=threads' : ''}`);
+    args.push('-drive', driveArg(d, i));
     args.push('-device', `virtio-blk-pci,drive=disk${i}`);
   });
   args.push(...(spec.extraArgs ?? []));
