@@ -4,6 +4,7 @@
  * experiment expands into one run per combination (see experiment/expand.ts).
  */
 import { z } from 'zod';
+import { closest } from './suggest.js';
 import { parseDurationMs, parseSizeMiB } from './units.js';
 
 /** A number or string field parsed by `parse`; `expected` completes "expected ..., got X". */
@@ -116,6 +117,29 @@ export const redisSchema = z.object({
   password_env: z.string().optional(),
 }).strict();
 
+/** Published figures set beside ours: per arm a value of `metric` in `unit` (a metric in
+ * ns is converted to us, ms or s), and the ratios a / b to show from both. */
+export const referenceSchema = z.object({
+  name: z.string().min(1),
+  metric: z.string().default('latency.ns.average'),
+  unit: z.string().default('us'),
+  values: z.record(z.string(), z.object({ value: z.number().positive(), label: z.string().optional() }).strict()),
+  ratios: z.array(z.tuple([z.string(), z.string()])).default([]),
+}).strict();
+
+/** Every arm the reference block names must be an arm of the experiment. */
+function referenceArms(c: { arms: { name: string }[]; reference?: z.infer<typeof referenceSchema> }, ctx: z.RefinementCtx): void {
+  if (!c.reference) return;
+  const arms = c.arms.map((a) => a.name);
+  const check = (arm: string, path: (string | number)[]) => {
+    if (arms.includes(arm)) return;
+    const hint = closest(arm, arms);
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `'${arm}' is not an arm of this experiment (${hint ? `did you mean '${hint}'? ` : ''}arms: ${arms.join(', ')})` });
+  };
+  for (const arm of Object.keys(c.reference.values)) check(arm, ['reference', 'values', arm]);
+  c.reference.ratios.forEach(([a, b], i) => { check(a, ['reference', 'ratios', i, 0]); check(b, ['reference', 'ratios', i, 1]); });
+}
+
 /** /tmp/fluidlab/runs/NAME-YYYYMMDD-HHMMSS-xxxx-NNN/VM.qmp must fit a Unix socket path. */
 export const MAX_NAMES_LENGTH = 56;
 
@@ -129,6 +153,9 @@ export const configSchema = z.object({
   repetitions: z.number().int().min(1).max(100).default(1),
   redis: redisSchema.default({}),
   results_dir: z.string().default('results'),
+  /** Boot one small all-DRAM guest before the runs to measure the emulation factors. */
+  emulation_probe: z.boolean().default(true),
+  reference: referenceSchema.optional(),
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
   c.vms.forEach((vm, i) => {
@@ -157,10 +184,11 @@ export const configSchema = z.object({
   if (c.redis.url !== 'embedded' && c.redis.url.startsWith('redis://') && !c.redis.password_env) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['redis', 'password_env'], message: 'a TCP Redis needs a password: set password_env to the name of an environment variable holding it' });
   }
-});
+}).superRefine(referenceArms);
 
 export type ExperimentConfig = z.infer<typeof configSchema>;
 export type VmConfig = z.infer<typeof vmSchema>;
 export type ArmConfig = z.infer<typeof armSchema>;
 export type PmbenchConfig = z.infer<typeof pmbenchSchema>;
 export type WorkloadConfig = z.infer<typeof workloadSchema>;
+export type ReferenceConfig = z.infer<typeof referenceSchema>;

@@ -86,4 +86,71 @@ export interface Summary {
   failed: number;
   /** Set when the experiment was stopped (SIGINT/SIGTERM) before every run finished. */
   interrupted?: boolean;
+  /** The arms as run: kind and placement (guest or host), for comparison caveats. */
+  arms?: ArmPlacement[];
+  /** How much slower the guest is than the host (absent when every arm is host-placed). */
+  emulation?: EmulationSummary;
+  /** Published figures beside ours (config `reference:`). */
+  reference?: ReferenceComparison;
+}
+
+export interface ArmPlacement {
+  name: string;
+  kind: 'fluidmem' | 'swap' | 'none';
+  placement: 'guest' | 'host';
+}
+
+/** One emulation factor: the same work timed in a guest and on the host, on one CPU. */
+export interface EmulationFactor {
+  guest: number;
+  host: number;
+  /** guest / host */
+  factor: number;
+  unit: string;
+  /** What was timed, e.g. "pmbench -p uniform -r 50 -j 1, 16 MiB, 3 s: avg latency". */
+  what: string;
+}
+
+/** The probe of experiment/emulation-probe.ts: one small all-DRAM guest, before the runs. */
+export interface EmulationSummary {
+  accelerator: string;
+  userAccess?: EmulationFactor;
+  kernelPath?: EmulationFactor;
+  /** The CPU both sides were pinned to (QEMU with all its threads, the host command). */
+  cpu: { guest: number | null; host: number | null; pinned: boolean };
+  note: string;
+  /** Why a factor is missing (probe disabled or failed). */
+  skipped?: string;
+  /** Comparisons between arms that the emulation distorts (guest kernel vs native handler). */
+  warnings: string[];
+}
+
+/** One published figure beside our mean for the same arm. */
+export interface ReferenceRow {
+  variant: string;
+  arm: string;
+  label: string;
+  /** Our mean and stdev in the reference's unit (null when no run of it succeeded). */
+  ours: number | null;
+  oursStdev: number | null;
+  reference: number;
+}
+
+/** One ratio a / b, from our means and from the published figures. */
+export interface ReferenceRatio {
+  a: string;
+  b: string;
+  /** Variants compared (an arm's variant when it has one, a suffix-matched pair otherwise). */
+  variantA: string;
+  variantB: string;
+  ours: number | null;
+  reference: number | null;
+}
+
+export interface ReferenceComparison {
+  name: string;
+  metric: string;
+  unit: string;
+  rows: ReferenceRow[];
+  ratios: ReferenceRatio[];
 }

@@ -104,3 +104,53 @@ describe('orchestrate validate (CLI)', () => {
     expect(ok.exitCode).toBe(0);
   });
 });
+
+describe('config: emulation probe and reference block', () => {
+  it('defaults the emulation probe on and accepts a reference block naming existing arms', () => {
+    expect(parseConfig(good, 'x.yaml').emulation_probe).toBe(true);
+    const src = `${good}emulation_probe: false
+arms:
+  - { name: fm, kind: fluidmem, backend: dram, resident: 25% }
+  - { name: sw, kind: swap, resident: 25%, swap_on: tmpfs }
+reference:
+  name: seed
+  values:
+    fm: { value: 24.87, label: FluidMem }
+    sw: { value: 26.34 }
+  ratios: [[fm, sw]]
+`;
+    const c = parseConfig(src, 'x.yaml');
+    expect(c.emulation_probe).toBe(false);
+    expect(c.reference).toEqual({
+      name: 'seed', metric: 'latency.ns.average', unit: 'us',
+      values: { fm: { value: 24.87, label: 'FluidMem' }, sw: { value: 26.34 } },
+      ratios: [['fm', 'sw']],
+    });
+  });
+
+  it('names unknown arms of the reference block at their line', () => {
+    const src = `${good}arms:
+  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 25% }
+  - { name: swap-tmpfs, kind: swap, resident: 25%, swap_on: tmpfs }
+reference:
+  name: seed
+  values:
+    fluidmem-redis: { value: 24.87 }
+    swap-zram: { value: 26.34, label: swap on pmem DRAM }
+  ratios:
+    - [fluidmem-redis, swap-tmpf]
+    - [fluidmem-redis, swap-tmpfs]
+`;
+    expect(problems(src)).toEqual([
+      "x.yaml:14:16: reference.values.swap-zram: 'swap-zram' is not an arm of this experiment (arms: fluidmem-redis, swap-tmpfs)",
+      "x.yaml:16:24: reference.ratios[0][1]: 'swap-tmpf' is not an arm of this experiment (did you mean 'swap-tmpfs'? arms: fluidmem-redis, swap-tmpfs)",
+    ]);
+  });
+
+  it('checks the reference block\'s own keys and values', () => {
+    const src = `${good}reference:\n  name: seed\n  values:\n    dram: { value: -1 }\n  ratioz: []\n`;
+    const p = problems(src);
+    expect(p).toContain("x.yaml:11:3: reference.ratioz: unknown key 'ratioz' (did you mean 'ratios'?)");
+    expect(p).toContain('x.yaml:10:20: reference.values.dram.value: Number must be greater than 0');
+  });
+});
