@@ -12,6 +12,7 @@ import type { MonitorHandle } from '../handler/monitor.js';
 import type { HostFacts } from '../host/facts.js';
 import type { GuestImage } from '../image/ensure.js';
 import { RedisStore } from '../kvstore/redis-client.js';
+import { waitFor, WaitAbortedError } from '../process/wait.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
 import { launchGuest } from '../vm/launch.js';
@@ -37,13 +38,14 @@ export interface RunOneOptions {
 }
 
 async function waitForAttach(monitor: MonitorHandle, vm: MicroVM, vmId: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const stats = await monitor.control.stats();
-    if (vmStatsOf(stats, vmId)) return;
-    if (vm.exited) throw new Error(`VM ${vmId}: QEMU exited before attaching its RAM to the handler\n${vm.serial.tail()}`);
-    if (Date.now() > deadline) throw new Error(`VM ${vmId}: the handler did not report the guest RAM attached within ${timeoutMs} ms (see monitor.log and ${vm.logFile})`);
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor(async () => vmStatsOf(await monitor.control.stats(), vmId), {
+      timeoutMs,
+      what: `the handler to report VM ${vmId}'s RAM attached (see monitor.log and ${vm.logFile})`,
+      abortIf: () => (vm.exited ? `VM ${vmId}: QEMU exited before attaching its RAM to the handler\n${vm.serial.tail()}` : undefined),
+    });
+  } catch (err) {
+    throw err instanceof WaitAbortedError ? new Error(err.reason) : err;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Client } from 'ssh2';
+import { waitFor, WaitAbortedError, WaitTimeoutError } from '../process/wait.js';
 
 export interface SshTarget {
   host: string;
@@ -74,22 +75,24 @@ export class GuestShell {
   static async connect(target: SshTarget, opts: { timeoutMs: number; abort?: () => string | undefined }): Promise<GuestShell> {
     const key = readFileSync(target.privateKeyPath);
     const hostVerifier = target.hostPublicKeyPath ? pinnedHostKey(target.hostPublicKeyPath) : undefined;
-    const deadline = Date.now() + opts.timeoutMs;
-    let last: Error | undefined;
-    while (Date.now() < deadline) {
-      const reason = opts.abort?.();
-      if (reason) throw new Error(reason);
-      try {
-        const client = await GuestShell.connectOnce(target, key, Math.min(20_000, Math.max(1000, deadline - Date.now())), hostVerifier);
-        return new GuestShell(client, target);
-      } catch (err) {
-        last = err as Error;
-        if (/authentication/i.test(last.message)) throw new Error(`guest rejected the image key ${target.privateKeyPath}: rebuild the image (orchestrate image build)`);
-        if (/host key|verification/i.test(last.message)) throw new Error(`guest on ${target.host}:${target.port} presented a host key other than ${target.hostPublicKeyPath}: is another guest on that port?`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    try {
+      const client = await waitFor(({ remainingMs }) => GuestShell.connectOnce(target, key, Math.min(20_000, Math.max(1000, remainingMs)), hostVerifier), {
+        timeoutMs: opts.timeoutMs,
+        intervalMs: 200,
+        what: `guest SSH on ${target.host}:${target.port}`,
+        abortIf: opts.abort,
+        // Refused or reset: sshd is not up yet. A wrong key is final.
+        retryIf: (err) => !/authentication|host key|verification/i.test(err.message),
+      });
+      return new GuestShell(client, target);
+    } catch (err) {
+      if (err instanceof WaitAbortedError) throw new Error(err.reason);
+      if (err instanceof WaitTimeoutError) throw new SshTimeoutError(err.message);
+      const message = (err as Error).message;
+      if (/authentication/i.test(message)) throw new Error(`guest rejected the image key ${target.privateKeyPath}: rebuild the image (orchestrate image build)`);
+      if (/host key|verification/i.test(message)) throw new Error(`guest on ${target.host}:${target.port} presented a host key other than ${target.hostPublicKeyPath}: is another guest on that port?`);
+      throw err;
     }
-    throw new SshTimeoutError(`guest SSH on ${target.host}:${target.port} not ready within ${opts.timeoutMs} ms (last error: ${last?.message ?? 'none'})`);
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { ManagedChild } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
+import { waitFor } from '../process/wait.js';
 import { RedisStore } from './redis-client.js';
 
 export interface EmbeddedRedisOptions {
@@ -47,21 +48,23 @@ export class EmbeddedRedis {
       lease: opts.lease,
     });
     const server = new EmbeddedRedis(child, socketPath);
-    const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
-    for (;;) {
-      if (child.hasExited) throw new Error(`embedded Redis failed to start: ${child.describeExit()}\n${child.logTail()}`);
-      try {
-        const store = await RedisStore.connect({ url: server.url, connectTimeoutMs: 1000 });
+    const timeoutMs = opts.startTimeoutMs ?? 10_000;
+    try {
+      await waitFor(async ({ remainingMs }) => {
+        const store = await RedisStore.connect({ url: server.url, connectTimeoutMs: Math.max(100, Math.min(1000, remainingMs)) });
         await store.close();
-        return server;
-      } catch {
-        if (Date.now() > deadline) {
-          await child.stop();
-          throw new Error(`embedded Redis did not answer on ${socketPath} within ${opts.startTimeoutMs ?? 10_000} ms\n${child.logTail()}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return true;
+      }, {
+        timeoutMs,
+        what: `embedded Redis to answer on ${socketPath}`,
+        abortIf: () => (child.hasExited ? child.describeExit() : undefined),
+        retryIf: () => true, // refused or missing socket: not listening yet
+      });
+    } catch (err) {
+      await child.stop();
+      throw new Error(`embedded Redis failed to start: ${(err as Error).message}\n${child.logTail()}`);
     }
+    return server;
   }
 
   get alive(): boolean {

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSameProcess, processStartTime } from './procfs.js';
+import { waitFor } from './wait.js';
 import { describeHostChange, sameHostChange, undoHostChange, type HostChange } from '../host/host-changes.js';
 
 export interface LeasedProcess {
@@ -126,12 +127,14 @@ export interface ReapResult {
 async function killAndWait(p: LeasedProcess, graceMs: number): Promise<boolean> {
   if (!isSameProcess(p.pid, p.startTime)) return false;
   try { process.kill(p.pid, 'SIGTERM'); } catch { return false; }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isSameProcess(p.pid, p.startTime)) return true;
-    await new Promise((r) => setTimeout(r, 50));
+  const gone = () => !isSameProcess(p.pid, p.startTime);
+  const what = `${p.role} (pid ${p.pid}) to exit`;
+  try {
+    await waitFor(gone, { timeoutMs: graceMs, what });
+  } catch {
+    try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+    await waitFor(gone, { timeoutMs: 5000, what: `${what} after SIGKILL` }).catch(() => undefined);
   }
-  try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
   return true;
 }
 

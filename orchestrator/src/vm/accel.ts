@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { kernelCommandLine } from '../image/cmdline.js';
 import { bootId } from '../process/procfs.js';
+import { waitFor, WaitAbortedError, WaitTimeoutError } from '../process/wait.js';
 import { MicroVM, type GuestImageFiles } from './microvm.js';
 import type { Accelerator } from './qemu-args.js';
 
@@ -37,13 +38,14 @@ async function bootProbe(image: GuestImageFiles, timeoutMs: number): Promise<{ u
   try {
     await vm.start();
     await vm.resume();
-    while (Date.now() - started < timeoutMs) {
-      if (vm.serial.ready) return { usable: true, reason: `guest booted under KVM in ${((Date.now() - started) / 1000).toFixed(1)} s` };
-      if (vm.exited) return { usable: false, reason: `QEMU exited under KVM: ${vm.serial.failure() ?? 'see the probe log'}` };
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { usable: false, reason: `guest did not boot under KVM within ${timeoutMs / 1000} s (hangs): using TCG` };
+    await waitFor(() => vm.serial.ready, {
+      timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)), intervalMs: 100, what: 'FLUIDLAB-READY under KVM',
+      abortIf: () => (vm.exited ? `QEMU exited under KVM: ${vm.serial.failure() ?? 'see the probe log'}` : undefined),
+    });
+    return { usable: true, reason: `guest booted under KVM in ${((Date.now() - started) / 1000).toFixed(1)} s` };
   } catch (err) {
+    if (err instanceof WaitAbortedError) return { usable: false, reason: err.reason };
+    if (err instanceof WaitTimeoutError) return { usable: false, reason: `guest did not boot under KVM within ${timeoutMs / 1000} s (hangs): using TCG` };
     return { usable: false, reason: `KVM boot failed: ${(err as Error).message.split('\n')[0]}` };
   } finally {
     await vm.kill();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { GuestShell, type ExecOptions, type ExecResult } from '../guest/ssh.js';
 import { ManagedChild } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
+import { waitFor, WaitAbortedError, WaitTimeoutError } from '../process/wait.js';
 import { QmpClient } from '../qmp/client.js';
 import { freePort } from './ports.js';
 import { qemuArgs, type Accelerator, type DiskSpec } from './qemu-args.js';
@@ -107,19 +108,18 @@ export class MicroVM {
       lease: this.opts.lease,
       env: this.opts.env,
     });
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (this.child.hasExited) throw new GuestBootError(this.deathReason()!);
-      try {
-        this.qmpClient = await QmpClient.connect(this.qmpSocket, { timeoutMs: 5000 });
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) {
-          await this.kill();
-          throw new GuestBootError(`VM ${this.opts.name}: QMP socket ${this.qmpSocket} not ready within 15 s: ${(err as Error).message}\n${this.child.logTail()}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    const child = this.child;
+    try {
+      this.qmpClient = await waitFor(() => QmpClient.connect(this.qmpSocket, { timeoutMs: 5000 }), {
+        timeoutMs: 15_000,
+        what: `VM ${this.opts.name}: QMP socket ${this.qmpSocket}`,
+        abortIf: () => (child.hasExited ? this.deathReason() : undefined),
+        retryIf: () => true, // not listening yet
+      });
+    } catch (err) {
+      if (err instanceof WaitAbortedError) throw new GuestBootError(err.reason);
+      await this.kill();
+      throw new GuestBootError(`${(err as Error).message}\n${child.logTail()}`);
     }
   }
 
@@ -133,11 +133,16 @@ export class MicroVM {
     const deadline = Date.now() + this.opts.timeouts.bootMs;
     // The guest's init prints the marker once sshd listens. Connecting earlier would
     // reach QEMU's user-mode forwarder, which holds the connection until the guest's
-    // network is up, so wait for the marker first (fast file polling).
-    while (!this.serial.ready && Date.now() < deadline) {
-      const reason = this.deathReason();
-      if (reason) throw new GuestBootError(reason);
-      await new Promise((r) => setTimeout(r, 20));
+    // network is up, so wait for the marker first (fast file polling). Without the marker
+    // by the boot timeout, SSH still gets its own try below.
+    try {
+      await waitFor(() => this.serial.ready, {
+        timeoutMs: this.opts.timeouts.bootMs, intervalMs: 20, what: `VM ${this.opts.name}: FLUIDLAB-READY on the serial console`,
+        abortIf: () => this.deathReason(),
+      });
+    } catch (err) {
+      if (err instanceof WaitAbortedError) throw new GuestBootError(err.reason);
+      if (!(err instanceof WaitTimeoutError)) throw err;
     }
     try {
       this.shell = await GuestShell.connect(

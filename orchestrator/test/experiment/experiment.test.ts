@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { runExperiment } from '../../src/experiment/runner.js';
 import { readResults } from '../../src/results/store.js';
 import { RedisStore } from '../../src/kvstore/redis-client.js';
+import { waitFor } from '../../src/process/wait.js';
 import { freePort } from '../../src/vm/ports.js';
 
 const runsDir = mkdtempSync(join(tmpdir(), 'fluidlab-runs-'));
@@ -131,10 +132,9 @@ describe('experiments end to end', () => {
     const port = await freePort();
     const redis = execa('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', 'lab-secret', '--save', '', '--appendonly', 'no'], { reject: false });
     try {
-      let store: RedisStore | undefined;
-      for (let i = 0; !store; i++) {
-        try { store = await RedisStore.connect({ url: `redis://127.0.0.1:${port}`, password: 'lab-secret' }); } catch (err) { if (i > 100) throw err; await new Promise((r) => setTimeout(r, 50)); }
-      }
+      const store = await waitFor(() => RedisStore.connect({ url: `redis://127.0.0.1:${port}`, password: 'lab-secret' }), {
+        timeoutMs: 10_000, what: `the test Redis on port ${port}`, retryIf: () => true,
+      });
       await expect(RedisStore.connect({ url: `redis://127.0.0.1:${port}` })).rejects.toThrow(/cannot reach Redis/);
       process.env.FL_TEST_REDIS_PW = 'lab-secret';
       const cfg = tinyVariant(`${REDIS_ARM}redis:\n  url: redis://127.0.0.1:${port}\n  password_env: FL_TEST_REDIS_PW\n`);

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { MonitorControl, MonitorControlError, type MonitorStats, type VmStats } from '../../src/handler/control.js';
 import { attachEnv, HELPERS_BIN, startMonitor, type MonitorHandle } from '../../src/handler/monitor.js';
 import { monitorCommand } from '../../src/cli/commands/monitor.js';
+import { waitFor } from '../../src/process/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const HARNESS = join(HELPERS_BIN, 'uffd-harness');
@@ -22,16 +23,6 @@ let redisProc: ResultPromise | undefined;
 let redisSock: string;
 const monitors: MonitorHandle[] = [];
 const children: ResultPromise[] = [];
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let seq = 0;
 async function monitor(backend: string, capacityPages: number, keyPrefix?: string): Promise<MonitorHandle> {
@@ -79,7 +70,7 @@ function harness(m: { socketPath: string }, vmId: string, args: string[], region
     proc,
     lines,
     stderr: () => err,
-    waitLine: (pred) => waitFor('harness output', () => lines.find(pred), 120_000),
+    waitLine: (pred) => waitFor(() => lines.find(pred), { timeoutMs: 120_000, what: 'harness output' }),
   };
 }
 
@@ -101,7 +92,7 @@ beforeAll(async () => {
   redisSock = join(dir, 'redis.sock');
   redisProc = execa('/usr/bin/redis-server', ['--port', '0', '--unixsocket', redisSock, '--unixsocketperm', '600',
     '--save', '', '--appendonly', 'no', '--dir', dir], { reject: false, buffer: false, stdio: 'ignore', cleanup: true });
-  await waitFor('redis socket', () => (existsSync(redisSock) ? true : undefined));
+  await waitFor(() => existsSync(redisSock), { timeoutMs: 20_000, what: 'the redis socket' });
 });
 
 afterAll(async () => {
@@ -146,7 +137,7 @@ describe('fluidmem-monitor with the harness', () => {
     expect(s.bytes_per_tracked_page).toBeLessThanOrEqual(32);
     h.proc.stdin!.end();
     expect((await h.proc).exitCode).toBe(0);
-    await waitFor('vm to leave stats', async () => ((await m.control.stats()).vms.length === 0 ? true : undefined));
+    await waitFor(async () => (await m.control.stats()).vms.length === 0, { timeoutMs: 20_000, what: 'the VM to leave the stats' });
     expect((await m.control.stats()).total.resident_pages).toBe(0);
   });
 
@@ -169,7 +160,7 @@ describe('fluidmem-monitor with the harness', () => {
       expect(keys.length).toBeGreaterThan(500);
       h.proc.stdin!.end();
       expect((await h.proc).exitCode).toBe(0);
-      await waitFor('keys to be deleted', async () => ((await redis.keys('test8x:*')).length === 0 ? true : undefined));
+      await waitFor(async () => (await redis.keys('test8x:*')).length === 0, { timeoutMs: 20_000, what: 'the keys to be deleted' });
     } finally {
       redis.disconnect();
     }
@@ -205,10 +196,7 @@ describe('fluidmem-monitor with the harness', () => {
     const m = await monitor('dram', 128);
     const h = harness(m, 'kill-vm', ['--pages', '1024', '--ops', '1000', '--until-signal'], 1024);
     await h.waitLine((l) => l === 'phase1 done');
-    await waitFor('faults during phase 2', async () => {
-      const v = (await m.control.stats()).vms[0];
-      return v && v.remote_fetches > 100 ? true : undefined;
-    });
+    await waitFor(async () => ((await m.control.stats()).vms[0]?.remote_fetches ?? 0) > 100, { timeoutMs: 20_000, what: 'faults during phase 2' });
     process.kill(m.pid, 'SIGKILL');
     const r = await h.proc;
     expect(r.exitCode).toBe(70);
