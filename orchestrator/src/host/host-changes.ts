@@ -13,6 +13,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
+import type { RunContext } from '../run/context.js';
 
 export type HostChange =
   /** `swapon DEVICE` was (about to be) run. */
@@ -146,4 +147,18 @@ export async function undoHostChange(c: HostChange): Promise<string | undefined>
       return `rmdir ${c.dir}${killed.length ? ` (killed pids ${killed.join(', ')})` : ''}`;
     }
   }
+}
+
+/** Makes a host change owned by a run: records it in the lease first, registers its undo
+ * with the run (before making it, so a half-made change is undone too), then makes it.
+ * The undo drops the record once done. */
+export async function makeHostChange<T>(ctx: RunContext, change: HostChange, make: () => Promise<T>): Promise<T> {
+  ctx.lease.addHostChange(change);
+  ctx.own({
+    dispose: async () => {
+      await undoHostChange(change);
+      ctx.lease.removeHostChange(change);
+    },
+  });
+  return await make();
 }

@@ -1,0 +1,117 @@
+/**
+ * A swap device on the host, made for one run, for the host-placement arm (pmbench
+ * natively in a memory cgroup): zram (compressed in DRAM), a loop device over a file on
+ * /dev/shm (tmpfs: DRAM), or a loop device over a file under /var/tmp (disk).
+ *
+ * Each step is recorded in the run's lease before it is made and undone by a disposer the
+ * run owns, newest first: swapoff, then losetup -d or zram reset + hot_remove, then rm of
+ * the backing file (host/host-changes.ts). `orchestrate down` replays the same undo.
+ *
+ * Backing files are preallocated with fallocate (no holes), so a swap-out never has to
+ * allocate tmpfs pages or disk blocks under memory pressure. Loop direct I/O: on for disk
+ * (like the guest swap arm's cache=none: swapped pages go to the disk instead of staying
+ * in the host page cache, which would be DRAM swap in disguise); off for tmpfs, where the
+ * page cache is the storage itself and direct I/O would add nothing.
+ *
+ * Swap is global on Linux: while the device is on, any process on the host may swap to it
+ * (ours has a high priority so the cgroup's pages go there; see preconditions.ts).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { execa } from 'execa';
+import type { RunContext } from '../run/context.js';
+import { makeHostChange } from './host-changes.js';
+import { readProcSwaps } from './host-state.js';
+
+export type SwapOn = 'zram' | 'tmpfs' | 'disk';
+
+export interface HostSwap {
+  device: string;            // /dev/zramN or /dev/loopN
+  kind: SwapOn;
+  backingFile?: string;      // tmpfs/disk
+  priority: number;
+  /** zram: { orig_data_size, compr_data_size, mem_used_total, compression_ratio } from mm_stat;
+   * every kind: swap_used_bytes and swap_size_bytes from /proc/swaps. */
+  stats(): Record<string, number>;
+}
+
+/** The swap priority of run devices: above any ordinary swap (the kernel fills higher
+ * priorities first), below the maximum 32767 so an operator can still outrank us. */
+export const HOST_SWAP_PRIORITY = 32000;
+
+/** Where the backing file of a loop swap lives. */
+export function swapFileDir(kind: 'tmpfs' | 'disk'): string {
+  return kind === 'tmpfs' ? '/dev/shm/fluidlab' : '/var/tmp/fluidlab';
+}
+
+async function run(file: string, args: string[]): Promise<string> {
+  const r = await execa(file, args, { reject: false, timeout: 120_000 });
+  if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim() || String(r.stdout).trim()}`);
+  return String(r.stdout).trim();
+}
+
+function swapUsage(device: string): Record<string, number> {
+  const s = readProcSwaps().find((x) => x.device === device);
+  return s ? { swap_used_bytes: s.usedKiB * 1024, swap_size_bytes: s.sizeKiB * 1024 } : {};
+}
+
+/** zram's mm_stat, named (Documentation/admin-guide/blockdev/zram.rst). */
+export function zramStats(device: string): Record<string, number> {
+  const names = ['orig_data_size', 'compr_data_size', 'mem_used_total', 'mem_limit', 'mem_used_max', 'same_pages', 'pages_compacted', 'huge_pages'];
+  const values = readFileSync(`/sys/block/${basename(device)}/mm_stat`, 'utf8').trim().split(/\s+/).map(Number);
+  const out: Record<string, number> = {};
+  names.forEach((n, i) => { if (values[i] !== undefined) out[n] = values[i]!; });
+  out.compression_ratio = out.compr_data_size ? out.orig_data_size! / out.compr_data_size : 0;
+  return out;
+}
+
+async function makeZram(ctx: RunContext, sizeMiB: number): Promise<string> {
+  // Reading hot_add creates the device and returns its number. It is recorded right after:
+  // a SIGKILL between the two would leave an empty (disksize 0) zram device behind.
+  const id = readFileSync('/sys/class/zram-control/hot_add', 'utf8').trim();
+  if (!/^\d+$/.test(id)) throw new Error(`/sys/class/zram-control/hot_add returned '${id}', not a device number`);
+  const device = `/dev/zram${id}`;
+  await makeHostChange(ctx, { kind: 'zram', device }, async () => {
+    try {
+      writeFileSync(`/sys/block/zram${id}/disksize`, String(sizeMiB * 2 ** 20));
+    } catch (err) {
+      throw new Error(`setting the size of ${device} to ${sizeMiB} MiB: ${(err as Error).message}`);
+    }
+  });
+  return device;
+}
+
+async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number): Promise<{ device: string; backingFile: string }> {
+  const dir = swapFileDir(kind);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const backingFile = join(dir, `${ctx.runId}-host.swap`);
+  await makeHostChange(ctx, { kind: 'file', path: backingFile }, async () => {
+    await run('fallocate', ['--length', String(sizeMiB * 2 ** 20), backingFile]);
+  });
+  const device = await makeHostChange(ctx, { kind: 'loop', backingFile }, async () =>
+    run('losetup', ['--find', '--show', `--direct-io=${kind === 'disk' ? 'on' : 'off'}`, backingFile]));
+  ctx.lease.addHostChange({ kind: 'loop', backingFile, device });
+  return { device, backingFile };
+}
+
+/** Creates a swap device of `sizeMiB` of the given kind, mkswap, swapon at `priority`.
+ * Everything is owned by `ctx` and recorded in its lease (see the file comment); call
+ * preconditions.ts checkHostSwapPossible first for a clear refusal instead of a failed
+ * command. Throws naming the command that failed; what was made so far is undone with
+ * the run. */
+export async function createHostSwap(ctx: RunContext, kind: SwapOn, sizeMiB: number, opts: { priority?: number } = {}): Promise<HostSwap> {
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`host swap size must be a whole number of MiB ≥ 1, got ${sizeMiB}`);
+  const priority = opts.priority ?? HOST_SWAP_PRIORITY;
+  let device: string;
+  let backingFile: string | undefined;
+  if (kind === 'zram') device = await makeZram(ctx, sizeMiB);
+  else ({ device, backingFile } = await makeLoop(ctx, kind, sizeMiB));
+  await run('mkswap', ['--label', `fluidlab-${ctx.runId}`.slice(0, 16), device]);
+  await makeHostChange(ctx, { kind: 'swapon', device }, async () => {
+    await run('swapon', ['--priority', String(priority), device]);
+  });
+  return {
+    device, kind, backingFile, priority,
+    stats: () => ({ ...(kind === 'zram' ? zramStats(device) : {}), ...swapUsage(device) }),
+  };
+}
