@@ -2,7 +2,10 @@
 #ifndef PMBENCH_PARAMS_H
 #define PMBENCH_PARAMS_H
 
-#define PMBENCH_VERSION "pmbench 0.9 Linux 64bit +mt -nu -xa"
+/* The XML report carries the two parts separately (version_number, version_options). */
+#define PMBENCH_VERSION_NUMBER "pmbench 0.9"
+#define PMBENCH_VERSION_OPTIONS " Linux 64bit +mt -nu -xa"
+#define PMBENCH_VERSION PMBENCH_VERSION_NUMBER PMBENCH_VERSION_OPTIONS
 
 enum pattern { PAT_LINEAR, PAT_UNIFORM, PAT_NORMAL, PAT_PARETO };
 enum tsops { TS_RDTSC, TS_RDTSCP };

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "histo.h"
 #include "params.h"
@@ -44,6 +45,7 @@ struct run {
     pthread_barrier_t warm_done, start_main;
     struct thread_result *threads;
     char cpu[256], kernel[256], date[64], uuid[37];
+    struct tm date_tm;           /* the report time, field by field (XML time_info) */
     struct memsnap snap[SNAP_COUNT];
     int interrupted;
 };

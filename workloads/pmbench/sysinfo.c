@@ -15,7 +15,7 @@
 const char *const memsnap_labels[SNAP_COUNT] = {"pre-warmup", "pre-run", "mid-run", "post-run",
                                                 "post unmap"};
 const char *const memsnap_fields[MEMSNAP_FIELDS] = {
-    "free_k", "buffer_k", "cache_k", "active_k", "inactive_k",
+    "free_kib", "buffer_kib", "cache_kib", "active_kib", "inactive_kib",
     "pgpgin", "pgpgout",  "pswpin",  "pswpout",  "pgmajfault"};
 
 /* key in file -> index into memsnap.v */
@@ -81,12 +81,11 @@ void kernel_string(char *buf, unsigned len)
         snprintf(buf, len, "unknown");
 }
 
-void report_date(char *buf, unsigned len)
+void report_date(char *buf, unsigned len, struct tm *tm)
 {
     time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(buf, len, "%a %b %e %H:%M:%S %Y", &tm);
+    localtime_r(&now, tm);
+    strftime(buf, len, "%a %b %e %H:%M:%S %Y", tm);
 }
 
 void make_uuid(char buf[37])

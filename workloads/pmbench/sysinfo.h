@@ -5,6 +5,8 @@
 #ifndef PMBENCH_SYSINFO_H
 #define PMBENCH_SYSINFO_H
 
+#include <time.h>
+
 enum { SNAP_PRE_WARMUP, SNAP_PRE_RUN, SNAP_MID_RUN, SNAP_POST_RUN, SNAP_POST_UNMAP, SNAP_COUNT };
 
 #define MEMSNAP_FIELDS 10
@@ -15,12 +17,13 @@ struct memsnap {
 };
 
 extern const char *const memsnap_labels[SNAP_COUNT];   /* "pre-warmup", ... */
-extern const char *const memsnap_fields[MEMSNAP_FIELDS]; /* XML attribute names */
+extern const char *const memsnap_fields[MEMSNAP_FIELDS]; /* XML element names: free_kib, ... */
 
 void memsnap_take(struct memsnap *s);
 void cpu_model_name(char *buf, unsigned len);
 void kernel_string(char *buf, unsigned len);   /* "Linux RELEASE MACHINE" */
-void report_date(char *buf, unsigned len);     /* "Wed Nov 25 17:25:12 2026" */
+/* "Wed Nov 25 17:25:12 2026" (ctime's layout) into buf; the same local time into *tm. */
+void report_date(char *buf, unsigned len, struct tm *tm);
 void make_uuid(char buf[37]);
 
 #endif
