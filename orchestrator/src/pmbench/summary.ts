@@ -11,14 +11,17 @@ function pct(p: Percentiles | null): string {
 
 export function formatPmbenchSummary(r: PmbenchReport): string {
   const p = r.parameters;
+  const net = r.metrics['latency.ns.net_average'];
   const avg = r.metrics['latency.ns.average'];
+  const usOf = (ns: number | undefined) => (ns === undefined ? '-' : `${(ns / 1000).toFixed(4)} us`);
   const lines = [
     `${r.signature.version} (${r.format} report) on ${r.signature.kernel}, ${r.signature.date}`,
     `  uuid ${r.signature.uuid}; CPU ${r.machine.cpuModel}, TSC ${(r.machine.tscKhz / 1000).toFixed(0)} MHz`,
     `parameters: ${p.durationSec} s, map ${p.mapsizeMib} MiB, set ${p.setsizeMib} MiB, ${p.pattern} (shape ${p.shape}), ` +
       `${p.ratio}% reads, ${p.jobs} job(s)${p.cold ? ', cold' : ''}${p.initialize ? ', initialized' : ''}, ${p.access}, ${p.tsops}`,
-    `net average latency: ${avg === undefined ? '-' : `${(avg / 1000).toFixed(4)} us`} (mean over ${r.threads.length} thread(s))`,
-    `throughput: ${Math.round(r.throughput.accessesPerSec).toLocaleString('en-US')} accesses/s (from ${r.throughput.source})`,
+    `net average latency: ${usOf(net)}; incl. generation (LKP latency.ns.average): ${usOf(avg)} (mean over ${r.threads.length} thread(s))`,
+    `throughput: ${Math.round(r.throughput.accessesPerSec).toLocaleString('en-US')} accesses/s (from ${r.throughput.source}; ` +
+      `std-dev ${r.throughput.stdDevPercent.toFixed(2)}% over threads)`,
     `samples: ${r.samples.total} (read ${r.samples.read}, write ${r.samples.write})`,
     `read latency:     ${pct(r.percentiles.read)}`,
     `write latency:    ${pct(r.percentiles.write)}`,

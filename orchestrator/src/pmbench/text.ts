@@ -1,8 +1,8 @@
 /**
  * Parser for pmbench 0.9 text reports (the real pmbench's and workloads/pmbench's).
  * The report is split at its section headers ("----- Name -----"); the lines before the
- * first header are progress lines, read for "Benchmark done" figures and the interruption
- * notice. Known sections are parsed strictly (errors name the line and what was expected);
+ * first header are progress lines, read for "Benchmark done" figures, the initialization
+ * time (-i) and the interruption notice. Known sections are parsed strictly (errors name the line and what was expected);
  * unknown sections and unknown lines in the progress part are ignored.
  */
 import { PmbenchParseError } from './errors.js';
@@ -57,18 +57,23 @@ function cursor(s: Section): LineCursor {
 
 interface Progress {
   done: Map<number, { seconds: number; accesses: number }>;
+  /** "Initialization took X ms" (-i) */
+  initializationMs: number | null;
   interrupted: boolean;
 }
 
 function parseProgress(preamble: string[]): Progress {
   const done = new Map<number, { seconds: number; accesses: number }>();
+  let initializationMs: number | null = null;
   let interrupted = false;
   for (const line of preamble) {
     const m = line.match(/^\[(\d+)\] Benchmark done - took (\d+(?:\.\d+)?) sec for (\d+) page access/);
     if (m) done.set(Number(m[1]), { seconds: Number(m[2]), accesses: Number(m[3]) });
+    const init = line.match(/^Initialization took (\d+(?:\.\d+)?) ms/);
+    if (init) initializationMs = Number(init[1]);
     if (/\binterrupted\b/i.test(line)) interrupted = true;
   }
-  return { done, interrupted };
+  return { done, initializationMs, interrupted };
 }
 
 function parseSignature(s: Section): { signature: PmbenchSignature; parameters: PmbenchParameters } {
@@ -271,6 +276,7 @@ export function parsePmbenchReport(text: string): PmbenchReport {
     threads,
     histograms,
     memory,
+    initializationMs: progress.initializationMs,
     interrupted: progress.interrupted || cutShort || lines.some((l) => /\binterrupted\b/i.test(l)),
   });
 }

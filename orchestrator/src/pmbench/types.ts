@@ -1,6 +1,7 @@
 /**
- * The parsed form of a pmbench 0.9 report (text or our XML -f report). Produced by
- * parsePmbenchReport (text.ts) and parsePmbenchXml (xml.ts); metrics by metrics.ts.
+ * The parsed form of a pmbench 0.9 report (text, or the -f XML report in upstream's schema).
+ * Produced by parsePmbenchReport (text.ts) and parsePmbenchXml (xml.ts); the derived fields
+ * and the flat metrics by finishReport (derive.ts).
  */
 
 export type PmbenchPattern = 'linear' | 'uniform' | 'normal' | 'pareto';
@@ -121,13 +122,23 @@ export interface PmbenchReport {
   /** null when the block is absent (ratio 0 / 100, or -a touch) */
   histograms: { read: PmbenchHistogram | null; write: PmbenchHistogram | null };
   percentiles: { read: Percentiles | null; write: Percentiles | null; combined: Percentiles | null };
-  /** summed over threads; source says whether from "Benchmark done" lines or from latency */
-  throughput: { accessesPerSec: number; source: 'benchmark-done' | 'latency' };
+  /**
+   * Summed over threads; source says whether from "Benchmark done" lines or from latency.
+   * stdDevPercent: population std-dev of the per-thread figures over their mean, in % (LKP's).
+   */
+  throughput: { accessesPerSec: number; stdDevPercent: number; source: 'benchmark-done' | 'latency' };
   memory: MemorySnapshot[];
   /** post-run minus pre-warmup (or pre-run with -c); null when those rows are absent */
   vmstat: VmstatCounters | null;
+  /** "Initialization took X ms" (-i, progress lines); null when absent */
+  initializationMs: number | null;
   interrupted: boolean;
-  /** flat LKP-style metrics: latency.ns.average, throughput.aps, read.latency.ns.p99, ... */
+  /**
+   * Flat metrics. Every metric LKP-tests' pmbench parser prints, under its name with its
+   * value (latency.ns.average, throughput.aps, throughput.std_dev%, init_time.avg,
+   * read.latency.ns.512-1K%, read.latency.99%.ns, ...), plus our own (latency.ns.net_average,
+   * interpolated read.latency.ns.p99, samples, vmstat.*). See derive.ts.
+   */
   metrics: Record<string, number>;
 }
 

@@ -1,5 +1,5 @@
 /**
- * A tiny XML reader for our own -f report: elements, attributes (single or double quoted),
+ * A tiny XML reader for pmbench's -f report: elements, attributes (single or double quoted),
  * self-closing tags, the prolog, comments and the five predefined entities plus numeric
  * character references. Text content is kept but not interpreted. No DTDs, no CDATA, no
  * namespaces: it rejects what it does not understand, with the line number.
