@@ -7,13 +7,14 @@ import { listRunDirs, reapRunDir, runsRoot } from '../../process/lease.js';
 export const downCommand: Command = {
   name: 'down',
   usage: 'down [RUN-ID|--all] [--force]',
-  summary: 'stop what crashed runs left behind (QEMU, handler, Redis)',
+  summary: 'stop what crashed runs left behind (QEMU, handler, Redis) and undo their host changes (swap, loop/zram devices, cgroups)',
   async run(argv) {
     const args = parseArgs(argv, { boolean: ['all', 'force'] });
     const all = args.flags.has('all');
     if (!all && args.positional.length === 0) throw new UsageError('name a run id or use --all');
     const dirs = all ? listRunDirs() : args.positional.map((id) => join(runsRoot(), basename(id)));
     let reaped = 0;
+    let failed = 0;
     for (const dir of dirs) {
       const r = await reapRunDir(dir, { force: args.flags.has('force') || !all });
       if (!r) {
@@ -27,8 +28,14 @@ export const downCommand: Command = {
       reaped++;
       const what = [...r.killed.map((p) => `${p.role} (pid ${p.pid})`), ...r.removedFiles].join(', ') || 'no live processes';
       console.log(`${r.runId}: stopped ${what}`);
+      // Host changes (swap, loop and zram devices, cgroups), newest first, as undone.
+      for (const u of r.undoneHostChanges ?? []) console.log(`${r.runId}: undid ${u}`);
+      for (const f of r.failedHostChanges ?? []) {
+        console.error(`${r.runId}: could not undo ${f} (the lease is kept: fix it and run 'orchestrate down ${r.runId}' again)`);
+        failed++;
+      }
     }
     if (all && reaped === 0) console.log('down: nothing to reap');
-    return 0;
+    return failed ? 1 : 0;
   },
 };
