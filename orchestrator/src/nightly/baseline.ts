@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveRunRef } from '../report/locate-run.js';
-import { readHistory } from './history.js';
+import { readHistory } from '../results/history.js';
+import { resolveRunRef } from '../results/locate-run.js';
 
 export type BaselineSpec = 'last-good' | 'pinned' | { run: string };
 
@@ -14,12 +14,14 @@ export class BaselineError extends Error {
   override name = 'BaselineError';
 }
 
+/** --baseline as typed: 'last-good' (also when absent), 'pinned', or a run reference. */
 export function parseBaselineSpec(value: string | undefined): BaselineSpec {
   if (value === undefined || value === 'last-good') return 'last-good';
   if (value === 'pinned') return 'pinned';
   return { run: value };
 }
 
+/** The pin file that applies to `experiment` under `root` (per-experiment first), if any. */
 export function pinnedFile(root: string, experiment: string): string | undefined {
   return [join(root, `baseline-pinned.${experiment}`), join(root, 'baseline-pinned')].find((f) => existsSync(f));
 }

@@ -1,6 +1,6 @@
 /**
  * Runs an experiment for the nightly job in a child process: `orchestrate up CONFIG --json
- * --verbose --results ROOT`. The child's stdout is the summary JSON; its stderr (set-up messages and
+ * --verbose --results-dir ROOT`. The child's stdout is the summary JSON; its stderr (set-up messages and
  * per-run phase lines) goes to a log file and is parsed into progress events. A crash of the
  * experiment therefore never takes the nightly bookkeeping down with it.
  */
@@ -54,7 +54,7 @@ export async function launchExperiment(opts: LaunchOptions): Promise<LaunchResul
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   const tail: string[] = [];
   // --verbose: progress as plain lines and the workload's output, for the log and the parser.
-  const child = execa(process.execPath, [CLI_PATH, 'up', opts.config, '--json', '--verbose', '--results', opts.resultsRoot], {
+  const child = execa(process.execPath, [CLI_PATH, 'up', opts.config, '--json', '--verbose', '--results-dir', opts.resultsRoot], {
     reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', all: false, cleanup: true,
   });
   // Ctrl-C / SIGTERM of the nightly job: the child tears its guests down on SIGTERM.

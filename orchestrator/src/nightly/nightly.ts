@@ -11,13 +11,13 @@ import { expandRuns } from '../experiment/expand.js';
 import { gitRevision } from '../host/facts.js';
 import { listRunDirs, reapRunDir, runsRoot } from '../process/lease.js';
 import { writeReport } from '../report/build.js';
+import { appendHistory, type HistoryEntry } from '../results/history.js';
 import { readResults } from '../results/store.js';
 import type { Summary } from '../results/types.js';
 import { compareSummaries, type Comparison } from '../stats/compare.js';
 import { formatComparison } from '../stats/format-comparison.js';
 import { Progress, type ProgressStream } from '../ui/progress.js';
 import { resolveBaseline, type BaselineSpec } from './baseline.js';
-import { appendHistory, type HistoryEntry } from './history.js';
 import { junitXml } from './junit.js';
 import { launchExperiment, type LaunchResult } from './launch-experiment.js';
 
@@ -72,6 +72,9 @@ function regressionsOf(c: Comparison | undefined): string[] {
   return (c?.regressions ?? []).map((r) => `${r.variant}: ${r.metric} ${r.change === null ? 'n/a' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(1)}%`}`);
 }
 
+/** One nightly run into `opts.resultsRoot` (absolute or cwd-relative; the CLI resolves it
+ * with results/root.ts). Never throws for a failed experiment: that is exit code 2 in the
+ * result, with the history line and the JUnit file written. */
 export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`[nightly] ${l}\n`));
   const root = resolve(opts.resultsRoot);
@@ -79,6 +82,7 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
   const started = new Date();
   const git = await gitRevision();
 
+  log(`results: ${root}`);
   for (const line of await reapCrashedRuns()) log(line);
 
   // The config's experiment name picks the baseline; a broken config is a failed run

@@ -24,7 +24,9 @@ export interface RunRecord {
   experiment: string;
   /** Arm plus the varying parameters: the unit that repetitions are grouped by. */
   variant: string;
-  arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; backend?: string; residentMiB?: number; swapOn?: string };
+  arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; placement?: 'guest' | 'host'; backend?: string; residentMiB?: number; swapOn?: string };
+  /** Host-placed runs: where each process ran ({workload: 'cpu 1', monitor: ..., swap: ...}). */
+  placement?: Record<string, string>;
   repetition: number;
   params: Record<string, string | number | boolean>;
   status: 'ok' | 'failed';
@@ -125,15 +127,15 @@ export interface EmulationSummary {
   warnings: string[];
 }
 
-/** One published figure beside our mean for the same arm. */
+/** Our mean of one variant and, when the reference names its arm, the published figure. */
 export interface ReferenceRow {
   variant: string;
   arm: string;
-  label: string;
   /** Our mean and stdev in the reference's unit (null when no run of it succeeded). */
   ours: number | null;
   oursStdev: number | null;
-  reference: number;
+  reference: number | null;
+  label: string | null;
 }
 
 /** One ratio a / b, from our means and from the published figures. */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { readHistory, type HistoryEntry } from '../../src/nightly/history.js';
+import { readHistory, type HistoryEntry } from '../../src/results/history.js';
 import { CLI_PATH } from '../../src/nightly/launch-experiment.js';
 import { runNightly } from '../../src/nightly/nightly.js';
 import { LEASE_NAME, type LeaseFile } from '../../src/process/lease.js';

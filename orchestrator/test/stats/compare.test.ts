@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { resolveRunRef } from '../../src/report/locate-run.js';
+import { resolveRunRef } from '../../src/results/locate-run.js';
 import { compareSummaries, type Comparison } from '../../src/stats/compare.js';
 import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 

@@ -5,6 +5,7 @@
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { flagString, parseArgs } from '../args.js';
+import { timeoutMsFlag } from '../flags.js';
 import { MonitorControl, type Counters, type MonitorStats } from '../../handler/control.js';
 
 function mib(bytes: number): string {
@@ -48,14 +49,14 @@ export function formatStats(s: MonitorStats): string {
 
 export const monitorCommand: Command = {
   name: 'monitor',
-  usage: 'monitor stats|resize --control PATH [--json] [PAGES]',
+  usage: 'monitor stats|resize --control PATH [--json] [--timeout-ms MS] [PAGES]',
   summary: 'show fault-handler statistics or resize its resident set',
   async run(argv) {
     const [sub, ...rest] = argv;
     const args = parseArgs(rest, { boolean: ['json'], string: ['control', 'timeout-ms'] });
     const control = flagString(args, 'control');
     if (!control) throw new UsageError('--control PATH is required (the monitor\'s control socket)');
-    const timeoutMs = Number(flagString(args, 'timeout-ms') ?? 10_000);
+    const timeoutMs = timeoutMsFlag(args, 10_000);
     if (sub === 'stats') {
       if (args.positional.length) throw new UsageError(`unexpected argument '${args.positional[0]}'`);
       const c = await MonitorControl.connect(control, { timeoutMs });

@@ -1,20 +1,23 @@
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { flagString, parseArgs } from '../args.js';
+import { parseArgs } from '../args.js';
+import { RESULTS_DIR_FLAGS, resultsDirFlag } from '../flags.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { describeRuns, expandRuns } from '../../experiment/expand.js';
 import { runExperiment } from '../../experiment/runner.js';
+import { describeSource, resolveResultsRoot } from '../../results/root.js';
 import { formatTable, latencyRatios } from '../../results/summarize.js';
 import { Progress } from '../../ui/progress.js';
 
 export const upCommand: Command = {
   name: 'up',
-  usage: 'up CONFIG [--dry-run] [--json] [--results DIR] [--verbose]',
+  usage: 'up CONFIG [--dry-run] [--json] [--results-dir DIR] [--verbose]',
   summary: 'run the experiment: every arm x parameter x repetition; results/RUN-ID',
   async run(argv) {
-    const args = parseArgs(argv, { boolean: ['dry-run', 'json', 'verbose'], string: ['results'] });
+    const args = parseArgs(argv, { boolean: ['dry-run', 'json', 'verbose'], string: RESULTS_DIR_FLAGS });
     const [file] = args.positional;
     if (!file) throw new UsageError('name a config file');
+    const flag = resultsDirFlag(args);
     let loaded;
     try {
       loaded = loadConfig(file);
@@ -27,6 +30,8 @@ export const upCommand: Command = {
     const say = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
     say(`${loaded.config.name}: ${runs.length} run(s)`);
     for (const line of describeRuns(runs)) say(`  ${line}`);
+    const root = resolveResultsRoot({ flag, config: loaded.config });
+    say(`results: ${root.dir} (from ${describeSource(root.source)})`);
     if (args.flags.has('dry-run')) return 0;
 
     const verbose = args.flags.has('verbose');
@@ -35,7 +40,7 @@ export const upCommand: Command = {
     let result;
     try {
       result = await runExperiment(loaded, {
-        resultsRoot: flagString(args, 'results'),
+        resultsRoot: root.dir,
         events: {
           log: (l) => { if (verbose || process.stderr.isTTY) process.stderr.write(`[setup] ${l}\n`); },
           phase: (run, phase) => {

@@ -1,6 +1,7 @@
 /**
  * The history index: results/history.jsonl, one JSON object per nightly run, appended.
- * `compare` and the last-good baseline read it to find earlier runs of an experiment.
+ * Run lookup (locate-run.ts: `report`, `compare`) and the nightly last-good baseline read
+ * it to find earlier runs of an experiment; it lives in results/ with the runs it indexes.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,10 +26,12 @@ export interface HistoryEntry {
   junit?: string;
 }
 
+/** ROOT/history.jsonl. */
 export function historyFile(resultsRoot: string): string {
   return join(resultsRoot, HISTORY_NAME);
 }
 
+/** Appends one entry as one line (creating the root when needed). */
 export function appendHistory(resultsRoot: string, entry: HistoryEntry): void {
   const file = historyFile(resultsRoot);
   mkdirSync(dirname(file), { recursive: true });

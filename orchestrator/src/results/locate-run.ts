@@ -2,20 +2,29 @@
  * Finds a run's results directory from what a user types: a path to results/RUN-ID, a run
  * id under the results root, a config file (its experiment's latest run) or an experiment
  * name (its latest run, from the history index or by scanning results/*\/summary.json).
+ * The root itself comes from results/root.ts (resultsRootForRef for a typed reference).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import type { Summary } from '../results/types.js';
-import { readHistory } from '../nightly/history.js';
+import { readHistory } from './history.js';
+import { resolveResultsRoot, type ResultsRoot } from './root.js';
+import type { Summary } from './types.js';
 
 export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';
 }
 
-/** The results root: an explicit option, else FLUIDLAB_RESULTS_DIR, else ./results. */
-export function resultsRoot(explicit?: string): string {
-  return resolve(explicit ?? process.env.FLUIDLAB_RESULTS_DIR ?? 'results');
+/** True when `ref` names an existing YAML file (a config, not a run). */
+export function isConfigRef(ref: string): boolean {
+  return /\.ya?ml$/.test(ref) && existsSync(ref) && statSync(ref).isFile();
+}
+
+/** The results root a typed run reference is looked up under: flag > FLUIDLAB_RESULTS_DIR >
+ * the config's results_dir when `ref` is a config file > 'results' (results/root.ts).
+ * Throws ConfigError when `ref` is a config file that does not load. */
+export function resultsRootForRef(ref: string, flag?: string, env?: NodeJS.ProcessEnv): ResultsRoot {
+  return resolveResultsRoot({ flag, env, config: isConfigRef(ref) ? loadConfig(ref).config : undefined });
 }
 
 function isRunDir(dir: string): boolean {
@@ -47,7 +56,8 @@ export function scanRuns(root: string): { dir: string; summary: Summary }[] {
   return out.sort((x, y) => x.summary.startedAt.localeCompare(y.summary.startedAt));
 }
 
-/** The latest run of an experiment: the history index first, then a scan. */
+/** The latest run of an experiment (only fully ok runs with onlyOk): the history index
+ * first, then a scan; undefined when the root has none. */
 export function latestRunOf(experiment: string, root: string, opts: { onlyOk?: boolean } = {}): string | undefined {
   const history = readHistory(root).filter((e) => e.experiment === experiment && (!opts.onlyOk || e.status === 'ok'));
   for (let i = history.length - 1; i >= 0; i--) {
@@ -58,12 +68,14 @@ export function latestRunOf(experiment: string, root: string, opts: { onlyOk?: b
   return scanned.at(-1)?.dir;
 }
 
+/** The results directory (with summary.json) `ref` names under `root`; RunNotFoundError
+ * (with the latest run ids under the root) when there is none. */
 export function resolveRunRef(ref: string, root: string): string {
   const asPath = resolve(ref);
   if (isRunDir(asPath)) return asPath;
   const underRoot = join(root, ref);
   if (isRunDir(underRoot)) return underRoot;
-  if (/\.ya?ml$/.test(ref) && existsSync(ref) && statSync(ref).isFile()) {
+  if (isConfigRef(ref)) {
     const name = loadConfig(ref).config.name;
     const dir = latestRunOf(name, root);
     if (!dir) throw new RunNotFoundError(`no results of experiment '${name}' (from ${ref}) under ${root}: run 'orchestrate up ${ref}' first`);
