@@ -24,9 +24,7 @@ export interface RunRecord {
   experiment: string;
   /** Arm plus the varying parameters: the unit that repetitions are grouped by. */
   variant: string;
-  arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; placement?: 'guest' | 'host'; backend?: string; residentMiB?: number; swapOn?: string };
-  /** Host-placed runs: where each process ran ({workload: 'cpu 1', monitor: ..., swap: ...}). */
-  placement?: Record<string, string>;
+  arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; backend?: string; residentMiB?: number; swapOn?: string };
   repetition: number;
   params: Record<string, string | number | boolean>;
   status: 'ok' | 'failed';
@@ -127,15 +125,15 @@ export interface EmulationSummary {
   warnings: string[];
 }
 
-/** Our mean of one variant and, when the reference names its arm, the published figure. */
+/** One published figure beside our mean for the same arm. */
 export interface ReferenceRow {
   variant: string;
   arm: string;
+  label: string;
   /** Our mean and stdev in the reference's unit (null when no run of it succeeded). */
   ours: number | null;
   oursStdev: number | null;
-  reference: number | null;
-  label: string | null;
+  reference: number;
 }
 
 /** One ratio a / b, from our means and from the published figures. */
