@@ -1,10 +1,12 @@
 /**
  * Loads a YAML experiment config and validates it. Every problem becomes one line
- * `FILE:LINE:COL: PATH: MESSAGE`, pointing at the offending node in the YAML source.
+ * `FILE:LINE:COL: PATH: MESSAGE`, pointing at the offending node in the YAML source;
+ * warnings of a valid config (config/geometry.ts) become `FILE:LINE:COL: PATH: warning: ...`.
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
+import { geometryIssues } from './geometry.js';
 import { configSchema, type ExperimentConfig } from './schema.js';
 import { closest } from './suggest.js';
 
@@ -19,6 +21,8 @@ export interface LoadedConfig {
   file: string;
   source: string;
   config: ExperimentConfig;
+  /** Problems that do not stop a run, one `FILE:LINE:COL: PATH: warning: ...` line each. */
+  warnings: string[];
 }
 
 type Path = (string | number)[];
@@ -90,7 +94,13 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.message;
 }
 
+/** Parses and validates a config; throws ConfigError with every problem at FILE:LINE:COL. */
 export function parseConfig(source: string, file: string): ExperimentConfig {
+  return parseConfigWithWarnings(source, file).config;
+}
+
+/** parseConfig, plus the warnings of a valid config at FILE:LINE:COL. */
+export function parseConfigWithWarnings(source: string, file: string): { config: ExperimentConfig; warnings: string[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number | undefined) => {
@@ -105,7 +115,11 @@ export function parseConfig(source: string, file: string): ExperimentConfig {
     throw new ConfigError(file, [`${where(0)}: (top level): expected a mapping with name, vms and workload`]);
   }
   const result = configSchema.safeParse(data);
-  if (result.success) return result.data;
+  if (result.success) {
+    const warnings = geometryIssues(result.data).filter((g) => g.severity === 'warning')
+      .map((g) => `${where(nodeAt(doc, g.path)?.range?.[0])}: ${formatPath(g.path)}: warning: ${g.message}`);
+    return { config: result.data, warnings };
+  }
 
   const problems = result.error.issues.flatMap((issue) => {
     if (issue.code === z.ZodIssueCode.unrecognized_keys) {
@@ -128,5 +142,5 @@ export function loadConfig(file: string): LoadedConfig {
   } catch (err) {
     throw new ConfigError(file, [`${file}: cannot read config: ${(err as Error).message}`]);
   }
-  return { file, source, config: parseConfig(source, file) };
+  return { file, source, ...parseConfigWithWarnings(source, file) };
 }

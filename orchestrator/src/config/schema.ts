@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { closest } from './suggest.js';
 import { parseDurationMs, parseSizeMiB } from './units.js';
+import { geometryIssues, sizeLimitProblem } from './geometry.js';
 
 /** A number or string field parsed by `parse`; `expected` completes "expected ..., got X". */
 function parsedWith<T>(parse: (v: unknown) => T | undefined, expected: string) {
@@ -19,7 +20,13 @@ function parsedWith<T>(parse: (v: unknown) => T | undefined, expected: string) {
   });
 }
 
-const sizeMiB = parsedWith(parseSizeMiB, 'a size such as 512M, 1G or a number of MiB');
+/** Refuses a size beyond what FluidLab can express (config/geometry.ts). */
+function boundedSize(mib: number, ctx: z.RefinementCtx): void {
+  const problem = sizeLimitProblem(mib);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem, fatal: true });
+}
+
+const sizeMiB = parsedWith(parseSizeMiB, 'a size such as 512M, 1G or a number of MiB').superRefine(boundedSize);
 const durationMs = parsedWith(parseDurationMs, 'a duration such as 90s, 2m or a number of seconds');
 
 /** "25%" of guest memory, or an absolute size. */
@@ -32,7 +39,8 @@ function parseResidentLimit(v: unknown): ResidentLimit | undefined {
   const mib = parseSizeMiB(v);
   return mib === undefined ? undefined : { mib };
 }
-const residentLimit = parsedWith(parseResidentLimit, 'a percentage of guest memory (25%) or a size (128M)');
+const residentLimit = parsedWith(parseResidentLimit, 'a percentage of guest memory (25%) or a size (128M)')
+  .superRefine((r, ctx) => { if ('mib' in r) boundedSize(r.mib, ctx); });
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'use lower-case letters, digits, - and _ (at most 40)');
 
@@ -183,6 +191,11 @@ export const configSchema = z.object({
   });
   if (c.redis.url !== 'embedded' && c.redis.url.startsWith('redis://') && !c.redis.password_env) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['redis', 'password_env'], message: 'a TCP Redis needs a password: set password_env to the name of an environment variable holding it' });
+  }
+  // Sizes that cannot work together (resident above the guest, a working set that does
+  // not fit it, mapsize below setsize); warnings are reported by load.ts.
+  for (const g of geometryIssues(c)) {
+    if (g.severity === 'error') ctx.addIssue({ code: z.ZodIssueCode.custom, path: g.path, message: g.message });
   }
 }).superRefine(referenceArms);
 

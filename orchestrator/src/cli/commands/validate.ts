@@ -13,7 +13,8 @@ export const validateCommand: Command = {
     let failed = 0;
     for (const file of args.positional) {
       try {
-        const { config } = loadConfig(file);
+        const { config, warnings } = loadConfig(file);
+        for (const w of warnings) console.error(w);
         console.log(`${file}: ok (${config.vms.length} VM(s), ${config.arms.length} arm(s))`);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
