@@ -1,6 +1,8 @@
 /**
  * `orchestrate doctor`: each check says what it found, whether the run needs it, and how
- * to fix it. KVM is judged by a real boot (vm/accel.ts), never by /dev/kvm alone.
+ * to fix it. KVM is judged by a real boot (vm/accel.ts), never by /dev/kvm alone. The
+ * directories of the built helpers and workloads can be pointed elsewhere (DoctorOptions,
+ * `doctor --helpers-dir DIR`): to check another build, and for tests of a missing binary.
  */
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
@@ -20,8 +22,20 @@ export interface Check {
   data?: unknown;
 }
 
-export const helperBin = (name: string) => join(repoRoot, 'helpers', 'bin', name);
-export const workloadBin = (name: string) => join(repoRoot, 'workloads', 'bin', name);
+export const DEFAULT_HELPERS_DIR = join(repoRoot, 'helpers', 'bin');
+export const DEFAULT_WORKLOADS_DIR = join(repoRoot, 'workloads', 'bin');
+
+export interface DoctorOptions {
+  /** Where fluidmem-monitor, libfluidmem-attach.so and uffd-probe are (default helpers/bin). */
+  helpersDir?: string;
+  /** Where pmbench and memverify are (default workloads/bin). */
+  workloadsDir?: string;
+}
+
+/** How to get the binaries of `folder` (helpers, workloads) into `dir`. */
+function buildFix(folder: 'helpers' | 'workloads', dir: string, defaultDir: string): string {
+  return dir === defaultDir ? `make -C ${folder} (or npm run setup)` : `make -C ${folder}, then copy ${folder}/bin/* into ${dir}`;
+}
 
 /** Programs must be executable; shared libraries (.so, for LD_PRELOAD) readable. */
 function usable(path: string): boolean {
@@ -40,9 +54,9 @@ async function checkRedis(): Promise<Check> {
     : { name: 'redis', ok: false, required: true, detail: 'redis-server not found', fix: 'apt-get install -y redis-server (or npm run setup)' };
 }
 
-async function checkUffd(): Promise<Check> {
-  const probe = helperBin('uffd-probe');
-  if (!usable(probe)) return { name: 'userfaultfd', ok: false, required: true, detail: `${probe} is not built`, fix: 'make -C helpers (or npm run setup)' };
+async function checkUffd(helpersDir: string): Promise<Check> {
+  const probe = join(helpersDir, 'uffd-probe');
+  if (!usable(probe)) return { name: 'userfaultfd', ok: false, required: true, detail: `not probed: ${probe} is not built`, fix: buildFix('helpers', helpersDir, DEFAULT_HELPERS_DIR) };
   const r = await execa(probe, [], { reject: false, timeout: 10_000 });
   let data: { available?: boolean; features?: Record<string, boolean>; error?: string } = {};
   try { data = JSON.parse(String(r.stdout)) as typeof data; } catch { /* below */ }
@@ -74,9 +88,13 @@ async function checkImageAndKvm(): Promise<Check[]> {
   ];
 }
 
-export async function runChecks(): Promise<Check[]> {
-  const [qemu, redis, uffd] = await Promise.all([checkQemu(), checkRedis(), checkUffd()]);
-  const helpers = checkBuilt('helpers', [helperBin('fluidmem-monitor'), helperBin('libfluidmem-attach.so'), helperBin('uffd-probe')], 'make -C helpers (or npm run setup)');
-  const workloads = checkBuilt('workloads', [workloadBin('pmbench'), workloadBin('memverify')], 'make -C workloads (or npm run setup)');
+/** Every check, in display order: qemu, guest image, kvm, accelerator, userfaultfd, redis,
+ * helpers, workloads. Never throws for a failed check; `required` says which ones stop a run. */
+export async function runChecks(opts: DoctorOptions = {}): Promise<Check[]> {
+  const helpersDir = opts.helpersDir ?? DEFAULT_HELPERS_DIR;
+  const workloadsDir = opts.workloadsDir ?? DEFAULT_WORKLOADS_DIR;
+  const [qemu, redis, uffd] = await Promise.all([checkQemu(), checkRedis(), checkUffd(helpersDir)]);
+  const helpers = checkBuilt('helpers', ['fluidmem-monitor', 'libfluidmem-attach.so', 'uffd-probe'].map((n) => join(helpersDir, n)), buildFix('helpers', helpersDir, DEFAULT_HELPERS_DIR));
+  const workloads = checkBuilt('workloads', ['pmbench', 'memverify'].map((n) => join(workloadsDir, n)), buildFix('workloads', workloadsDir, DEFAULT_WORKLOADS_DIR));
   return [qemu, ...(await checkImageAndKvm()), uffd, redis, helpers, workloads];
 }

@@ -1,14 +1,14 @@
 import type { Command } from '../command.js';
-import { parseArgs } from '../args.js';
+import { flagString, parseArgs } from '../args.js';
 import { runChecks } from '../../doctor/checks.js';
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  usage: 'doctor [--json]',
+  usage: 'doctor [--json] [--helpers-dir DIR] [--workloads-dir DIR]',
   summary: 'check QEMU, KVM (real boot probe), userfaultfd, Redis, image, builds',
   async run(argv) {
-    const args = parseArgs(argv, { boolean: ['json'] });
-    const checks = await runChecks();
+    const args = parseArgs(argv, { boolean: ['json'], string: ['helpers-dir', 'workloads-dir'] });
+    const checks = await runChecks({ helpersDir: flagString(args, 'helpers-dir'), workloadsDir: flagString(args, 'workloads-dir') });
     const failed = checks.some((c) => c.required && !c.ok);
     if (args.flags.has('json')) {
       console.log(JSON.stringify({ ok: !failed, checks }, null, 2));
