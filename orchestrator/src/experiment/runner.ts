@@ -10,10 +10,11 @@ import { ensureImage } from '../image/ensure.js';
 import { defaultWorkloadsDir } from '../image/paths.js';
 import { newRunId } from '../run/context.js';
 import { ResultsDir } from '../results/store.js';
-import { summarizeVariants } from '../results/summarize.js';
+import { summarizeVariants, summaryAnnotations } from '../results/summarize.js';
 import type { RunRecord, Summary } from '../results/types.js';
 import { resolveAccelerator } from '../vm/launch.js';
 import { expandRuns, type RunSpec } from './expand.js';
+import { probeEmulation } from './emulation-probe.js';
 import { runOne, type RunPhase } from './run-one.js';
 
 export interface ExperimentEvents {
@@ -50,6 +51,8 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
   const { accelerator, reason } = await resolveAccelerator(config.vms[0]!, image);
   ev.log?.(`accelerator: ${accelerator} (${reason})`);
   const host = await hostFacts();
+  // Emulation factors, once per experiment before the runs (skipped for host-only arms).
+  const emulation = await probeEmulation({ config, image, accelerator, runId, logDir: results.logDir('emulation-probe'), log: ev.log });
 
   const records: RunRecord[] = [];
   const index: Summary['runs'] = [];
@@ -65,6 +68,7 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
     runs: index,
     variants: summarizeVariants(records),
     failed: records.filter((r) => r.status === 'failed').length,
+    ...summaryAnnotations(config, summarizeVariants(records), accelerator, emulation),
     ...(interrupted ? { interrupted: true } : {}),
   });
   // Ctrl-C: the run in progress is torn down by its context; what finished is kept.

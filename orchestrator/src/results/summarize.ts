@@ -1,6 +1,10 @@
 /** Aggregates run records into per-variant statistics (repetitions are the unit) and
- * formats the arm x metric table. */
-import type { MetricStats, RunRecord, VariantSummary } from './types.js';
+ * formats the arm x metric table; adds the summary's caveats (arms as run, emulation
+ * warnings for the comparisons shown) and the reference block's comparison. */
+import type { ReferenceConfig } from '../config/schema.js';
+import { armPlacements, emulationWarnings } from './emulation.js';
+import { compareReference } from './reference.js';
+import type { ArmPlacement, EmulationSummary, MetricStats, RunRecord, Summary, VariantSummary } from './types.js';
 
 export function metricStats(values: number[]): MetricStats {
   const n = values.length;
@@ -61,4 +65,30 @@ export function latencyRatios(variants: VariantSummary[], metric = 'latency.ns.a
   const base = variants.filter((v) => v.metrics[metric] && /swap/.test(v.arm));
   for (const a of fm) for (const b of base) out.push({ a: a.variant, b: b.variant, ratio: a.metrics[metric]!.mean / b.metrics[metric]!.mean });
   return out;
+}
+
+/** The arm pairs (a, b) the summary shows a ratio for: fluidmem x swap latency ratios
+ * (latencyRatios) and the reference block's ratios. */
+export function comparedArmPairs(variants: VariantSummary[], reference?: ReferenceConfig): [string, string][] {
+  const armOf = new Map(variants.map((v) => [v.variant, v.arm]));
+  const shown = latencyRatios(variants).map((r): [string, string] => [armOf.get(r.a)!, armOf.get(r.b)!]);
+  return [...shown, ...(reference?.ratios ?? [])];
+}
+
+/**
+ * The summary fields beyond the statistics: the arms as run, the emulation probe with a
+ * warning per distorted comparison (also when the probe was skipped), and the reference
+ * comparison when the config has a `reference:` block.
+ */
+export function summaryAnnotations(
+  config: { arms: { name: string; kind: ArmPlacement['kind']; placement?: string }[]; reference?: ReferenceConfig },
+  variants: VariantSummary[], accelerator: string, emulation: EmulationSummary | undefined,
+): Pick<Summary, 'arms' | 'emulation' | 'reference'> {
+  const arms = armPlacements(config.arms);
+  const warnings = emulationWarnings(arms, comparedArmPairs(variants, config.reference), accelerator, emulation);
+  return {
+    arms,
+    ...(emulation ? { emulation: { ...emulation, warnings } } : {}),
+    ...(config.reference ? { reference: compareReference(variants, config.reference) } : {}),
+  };
 }

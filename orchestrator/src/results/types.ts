@@ -125,15 +125,15 @@ export interface EmulationSummary {
   warnings: string[];
 }
 
-/** One published figure beside our mean for the same arm. */
+/** Our mean of one variant and, when the reference names its arm, the published figure. */
 export interface ReferenceRow {
   variant: string;
   arm: string;
-  label: string;
   /** Our mean and stdev in the reference's unit (null when no run of it succeeded). */
   ours: number | null;
   oursStdev: number | null;
-  reference: number;
+  reference: number | null;
+  label: string | null;
 }
 
 /** One ratio a / b, from our means and from the published figures. */

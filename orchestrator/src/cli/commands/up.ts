@@ -6,6 +6,8 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { describeRuns, expandRuns } from '../../experiment/expand.js';
 import { runExperiment } from '../../experiment/runner.js';
 import { describeSource, resolveResultsRoot } from '../../results/root.js';
+import { formatEmulation } from '../../results/emulation.js';
+import { formatReference } from '../../results/reference.js';
 import { formatTable, latencyRatios } from '../../results/summarize.js';
 import { Progress } from '../../ui/progress.js';
 
@@ -61,6 +63,9 @@ export const upCommand: Command = {
     } else {
       console.log(`\n${formatTable(summary.variants)}`);
       for (const r of latencyRatios(summary.variants)) console.log(`ratio of average latency ${r.a} / ${r.b}: ${r.ratio.toFixed(2)}`);
+      if (summary.reference) console.log(`\n${formatReference(summary.reference).join('\n')}`);
+      const emulation = formatEmulation(summary);
+      if (emulation.length) console.log(`\n${emulation.join('\n')}`);
       for (const r of summary.runs.filter((x) => x.status === 'failed')) console.log(`failed: ${r.id}: ${r.error?.split('\n')[0] ?? 'unknown error'}`);
       console.log(`\nresults: ${result.dir}${summary.failed ? ` (${summary.failed} run(s) failed; see runs/*.json and logs/)` : ''}`);
     }
