@@ -69,6 +69,12 @@ function listDirs(dir: string): string[] {
   }
 }
 
+function backing(device: string): string {
+  const m = device.match(/^\/dev\/(loop\d+)$/);
+  if (!m) return '';
+  try { return ` ${readFileSync(`/sys/block/${m[1]}/loop/backing_file`, 'utf8').trim()}`; } catch { return ''; }
+}
+
 export interface HostState {
   swaps: string[];
   loops: string[];
@@ -98,7 +104,8 @@ export function snapshotHostState(): HostState {
     if (existsSync(ours) && statSync(ours).isDirectory()) cgroups.push(...listDirs(ours));
   }
   return {
-    swaps: readProcSwaps().map((s) => `${s.device} ${s.priority}`).sort(),
+    // A loop swap names its backing file, so a reused /dev/loopN is told apart.
+    swaps: readProcSwaps().map((s) => `${s.device} ${s.priority}${backing(s.device)}`).sort(),
     loops: loops.sort(),
     zram: zram.sort(),
     cgroups: [...new Set(cgroups)].sort(),
