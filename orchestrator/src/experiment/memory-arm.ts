@@ -12,7 +12,7 @@
 import { mkdirSync, openSync, closeSync, ftruncateSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArmConfig, ExperimentConfig, VmConfig } from '../config/schema.js';
-import { attachEnv, startMonitor, type MonitorHandle } from '../handler/monitor.js';
+import { attachEnv, Monitor } from '../handler/monitor.js';
 import { EmbeddedRedis } from '../kvstore/redis-server.js';
 import { RedisStore } from '../kvstore/redis-client.js';
 import type { RunContext } from '../run/context.js';
@@ -31,7 +31,7 @@ export interface GuestMemoryPlan {
 
 export interface MemoryArm {
   arm: ArmConfig;
-  monitor?: MonitorHandle;
+  monitor?: Monitor;
   /** The store the handler writes to (fluidmem + redis), for INFO and key counts. */
   store?: { url: string; password?: string; keyPrefix: string };
   plan(vm: VmConfig): GuestMemoryPlan;
@@ -74,7 +74,7 @@ function createSwapImage(ctx: RunContext, on: 'tmpfs' | 'disk', name: string, si
 }
 
 export interface Handler {
-  monitor: MonitorHandle;
+  monitor: Monitor;
   store?: { url: string; password?: string; keyPrefix: string };
   /** Where attach libraries connect (FLUIDMEM_SOCKET). */
   socketPath: string;
@@ -86,7 +86,7 @@ export interface Handler {
 export async function startHandler(ctx: RunContext, config: ExperimentConfig, backend: 'redis' | 'dram', capacityPages: number): Promise<Handler> {
   const store = backend === 'redis' ? await startStore(ctx, config) : undefined;
   const socketPath = join(ctx.runDir, 'fm.sock');
-  const monitor = await startMonitor({
+  const monitor = ctx.own(await Monitor.start({
     socketPath,
     controlPath: join(ctx.runDir, 'fm.ctl'),
     backend: store ? store.url : 'dram',
@@ -95,8 +95,7 @@ export async function startHandler(ctx: RunContext, config: ExperimentConfig, ba
     redisPassword: store?.password,
     logFile: join(ctx.runDir, 'monitor.log'),
     lease: ctx.lease,
-  });
-  ctx.own({ dispose: () => monitor.stop() });
+  }));
   return { monitor, store, socketPath };
 }
 

@@ -8,10 +8,11 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import type { MonitorStats } from '../handler/control.js';
-import type { MonitorHandle } from '../handler/monitor.js';
+import type { Monitor } from '../handler/monitor.js';
 import type { HostFacts } from '../host/facts.js';
 import type { GuestImage } from '../image/ensure.js';
 import { RedisStore } from '../kvstore/redis-client.js';
+import { waitFor, WaitAbortedError } from '../process/wait.js';
 import { waitFor, WaitAbortedError } from '../process/wait.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
@@ -37,12 +38,12 @@ export interface RunOneOptions {
   onOutput?: (chunk: string) => void;
 }
 
-async function waitForAttach(monitor: MonitorHandle, vm: MicroVM, vmId: string, timeoutMs: number): Promise<void> {
+async function waitForAttach(monitor: Monitor, vm: MicroVM, vmId: string, timeoutMs: number): Promise<void> {
   try {
     await waitFor(async () => vmStatsOf(await monitor.control.stats(), vmId), {
       timeoutMs,
       what: `the handler to report VM ${vmId}'s RAM attached (see monitor.log and ${vm.logFile})`,
-      abortIf: () => (vm.exited ? `VM ${vmId}: QEMU exited before attaching its RAM to the handler\n${vm.serial.tail()}` : undefined),
+      abortIf: () => (vm.hasExited ? `VM ${vmId}: QEMU exited before attaching its RAM to the handler\n${vm.serial.tail()}` : undefined),
     });
   } catch (err) {
     throw err instanceof WaitAbortedError ? new Error(err.reason) : err;
@@ -127,9 +128,11 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
 }
 
 /** Says how the handler died, if it did: the root cause when guests then fail. */
-async function monitorDeath(monitor: MonitorHandle): Promise<string | undefined> {
-  const exit = await Promise.race([monitor.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]);
-  if (!exit) return undefined;
+async function monitorDeath(monitor: Monitor): Promise<string | undefined> {
+  // A guest can fail a moment before the monitor's exit is seen: give it that moment.
+  await waitFor(() => monitor.hasExited, { timeoutMs: 200, intervalMs: 20, what: 'the handler to exit' }).catch(() => undefined);
+  if (!monitor.hasExited) return undefined;
+  const exit = await monitor.exited;
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
   return `fluidmem-monitor (pid ${monitor.pid}) ${how} during the run: its guests stop rather than lose memory (see logs/monitor.log)`;
 }

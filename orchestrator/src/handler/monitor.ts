@@ -1,13 +1,15 @@
 /**
- * Starts helpers/bin/fluidmem-monitor as a child process: argument array, output to a
- * log file, waits for its "fluidmem-monitor: ready" line, then connects the control
- * client. stop() sends SIGTERM (the monitor detaches VMs, deletes its remote keys and
- * removes its sockets) and SIGKILLs after a grace period.
+ * helpers/bin/fluidmem-monitor as an OwnedProcess (process/owned.ts): `Monitor.start()`
+ * runs it from an argument array with output to a log file, waits for its
+ * "fluidmem-monitor: ready" line, then connects the control client. `dispose()` closes
+ * the control client and sends SIGTERM (the monitor detaches VMs, deletes its remote keys
+ * and removes its sockets), then SIGKILL after a grace period.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedChild } from '../process/child.js';
+import { ManagedChild, type ChildExit } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
+import type { OwnedProcess } from '../process/owned.js';
 import { MonitorControl } from './control.js';
 
 export const HELPERS_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../helpers/bin');
@@ -31,16 +33,6 @@ export interface MonitorOptions {
   stopTimeoutMs?: number;
 }
 
-export interface MonitorHandle {
-  pid: number;
-  socketPath: string;
-  controlPath: string;
-  control: MonitorControl;
-  /** resolves with the exit once the process is gone */
-  exited: Promise<{ code: number | undefined; signal: string | undefined }>;
-  stop(): Promise<void>;
-}
-
 export class MonitorStartError extends Error {
   override name = 'MonitorStartError';
 }
@@ -62,34 +54,97 @@ export function attachEnv(opts: {
   };
 }
 
-export async function startMonitor(opts: MonitorOptions): Promise<MonitorHandle> {
-  if (!Number.isInteger(opts.capacityPages) || opts.capacityPages < 1) {
-    throw new MonitorStartError(`capacityPages must be a positive integer, got ${opts.capacityPages}`);
-  }
-  const binary = opts.binary ?? MONITOR_BINARY;
-  const args = ['--socket', opts.socketPath, '--control', opts.controlPath, '--backend', opts.backend,
-    '--capacity', String(opts.capacityPages)];
-  if (opts.keyPrefix !== undefined) args.push('--key-prefix', opts.keyPrefix);
-  let child: ManagedChild;
-  try {
-    child = new ManagedChild({
-      role: 'monitor',
-      file: binary,
-      args,
-      logFile: opts.logFile,
-      lease: opts.lease,
-      // The password goes through the environment, never the command line.
-      env: { FLUIDMEM_REDIS_PASSWORD: opts.redisPassword },
-    });
-  } catch (err) {
-    throw new MonitorStartError(`cannot run ${binary}: ${(err as Error).message} (build it with 'make -C helpers')`);
-  }
-  const timeoutMs = opts.startTimeoutMs ?? 10_000;
+export class Monitor implements OwnedProcess {
+  private disposing: Promise<void> | undefined;
 
-  await new Promise<void>((resolveReady, reject) => {
+  private constructor(private readonly child: ManagedChild, readonly control: MonitorControl, private readonly opts: MonitorOptions) {}
+
+  /** Where attach libraries connect (FLUIDMEM_SOCKET). */
+  get socketPath(): string {
+    return this.opts.socketPath;
+  }
+
+  get controlPath(): string {
+    return this.opts.controlPath;
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  get exited(): Promise<ChildExit> {
+    return this.child.exited;
+  }
+
+  get hasExited(): boolean {
+    return this.child.hasExited;
+  }
+
+  describeExit(): string {
+    return this.child.describeExit();
+  }
+
+  /** The last lines of the monitor's log. */
+  logTail(lines?: number): string {
+    return this.child.logTail(lines);
+  }
+
+  /** Starts the monitor; resolves once it is ready and its control socket connected.
+   * On failure nothing is left running and the error carries the log tail. */
+  static async start(opts: MonitorOptions): Promise<Monitor> {
+    if (!Number.isInteger(opts.capacityPages) || opts.capacityPages < 1) {
+      throw new MonitorStartError(`capacityPages must be a positive integer, got ${opts.capacityPages}`);
+    }
+    const binary = opts.binary ?? MONITOR_BINARY;
+    const args = ['--socket', opts.socketPath, '--control', opts.controlPath, '--backend', opts.backend,
+      '--capacity', String(opts.capacityPages)];
+    if (opts.keyPrefix !== undefined) args.push('--key-prefix', opts.keyPrefix);
+    let child: ManagedChild;
+    try {
+      child = new ManagedChild({
+        role: 'monitor',
+        file: binary,
+        args,
+        logFile: opts.logFile,
+        lease: opts.lease,
+        // The password goes through the environment, never the command line.
+        env: { FLUIDMEM_REDIS_PASSWORD: opts.redisPassword },
+        graceMs: opts.stopTimeoutMs ?? 10_000,
+      });
+    } catch (err) {
+      throw new MonitorStartError(`cannot run ${binary}: ${(err as Error).message} (build it with 'make -C helpers')`);
+    }
+    try {
+      await readyLine(child, opts);
+      return new Monitor(child, await MonitorControl.connect(opts.controlPath, { timeoutMs: 5_000 }), opts);
+    } catch (err) {
+      await child.dispose(0);
+      throw err;
+    }
+  }
+
+  /** Idempotent: closes the control client, then SIGTERM, SIGKILL after the grace
+   * (`stopTimeoutMs`, default 10 s); resolves once the monitor is gone. */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      this.control.close();
+      await this.child.dispose();
+    })();
+    return this.disposing;
+  }
+
+  /** @deprecated use dispose(). */
+  stop(): Promise<void> {
+    return this.dispose();
+  }
+}
+
+/** Resolves when the monitor prints its ready line; rejects on exit or timeout. */
+function readyLine(child: ManagedChild, opts: MonitorOptions): Promise<void> {
+  const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  return new Promise<void>((resolveReady, reject) => {
     let out = '';
     const timer = setTimeout(() => {
-      void child.stop(0);
       reject(new MonitorStartError(`fluidmem-monitor did not report ready within ${timeoutMs} ms\n${child.logTail()}`));
     }, timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -108,27 +163,9 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorHandle>
       )), 50);
     });
   });
-
-  let control: MonitorControl;
-  try {
-    control = await MonitorControl.connect(opts.controlPath, { timeoutMs: 5_000 });
-  } catch (err) {
-    await child.stop(0);
-    throw err;
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    pid: child.pid,
-    socketPath: opts.socketPath,
-    controlPath: opts.controlPath,
-    control,
-    exited: child.exited,
-    stop() {
-      stopping ??= (async () => {
-        control.close();
-        await child.stop(opts.stopTimeoutMs ?? 10_000);
-      })();
-      return stopping;
-    },
-  };
 }
+
+/** @deprecated use Monitor.start(). */
+export const startMonitor = (opts: MonitorOptions): Promise<Monitor> => Monitor.start(opts);
+/** @deprecated use Monitor. */
+export type MonitorHandle = Monitor;

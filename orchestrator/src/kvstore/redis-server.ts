@@ -1,10 +1,13 @@
 /**
  * The embedded key-value store: a redis-server owned by the run, listening only on a Unix
- * socket (mode 0600) in the run directory, with persistence off. Stopped on dispose.
+ * socket (mode 0600) in the run directory, with persistence off. An OwnedProcess
+ * (process/owned.ts): `EmbeddedRedis.start()` returns once it answers; `dispose()` sends
+ * SIGTERM (nothing to save), then SIGKILL.
  */
 import { join } from 'node:path';
-import { ManagedChild } from '../process/child.js';
+import { ManagedChild, type ChildExit } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
+import type { OwnedProcess } from '../process/owned.js';
 import { waitFor } from '../process/wait.js';
 import { RedisStore } from './redis-client.js';
 
@@ -15,7 +18,7 @@ export interface EmbeddedRedisOptions {
   startTimeoutMs?: number;
 }
 
-export class EmbeddedRedis {
+export class EmbeddedRedis implements OwnedProcess {
   readonly socketPath: string;
   private constructor(private readonly child: ManagedChild, socketPath: string) {
     this.socketPath = socketPath;
@@ -27,6 +30,23 @@ export class EmbeddedRedis {
 
   get pid(): number {
     return this.child.pid;
+  }
+
+  get exited(): Promise<ChildExit> {
+    return this.child.exited;
+  }
+
+  get hasExited(): boolean {
+    return this.child.hasExited;
+  }
+
+  describeExit(): string {
+    return this.child.describeExit();
+  }
+
+  /** The last lines of redis.log. */
+  logTail(lines?: number): string {
+    return this.child.logTail(lines);
   }
 
   static async start(opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
@@ -46,6 +66,7 @@ export class EmbeddedRedis {
       ],
       logFile: join(opts.runDir, 'redis.log'),
       lease: opts.lease,
+      graceMs: 3000,
     });
     const server = new EmbeddedRedis(child, socketPath);
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
@@ -61,17 +82,14 @@ export class EmbeddedRedis {
         retryIf: () => true, // refused or missing socket: not listening yet
       });
     } catch (err) {
-      await child.stop();
+      await child.dispose(0);
       throw new Error(`embedded Redis failed to start: ${(err as Error).message}\n${child.logTail()}`);
     }
     return server;
   }
 
-  get alive(): boolean {
-    return !this.child.hasExited;
-  }
-
-  async dispose(): Promise<void> {
-    await this.child.stop(3000);
+  /** Idempotent: SIGTERM, SIGKILL after 3 s; resolves once redis-server is gone. */
+  dispose(): Promise<void> {
+    return this.child.dispose();
   }
 }

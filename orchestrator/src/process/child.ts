@@ -1,10 +1,16 @@
 /**
  * A child process owned by a run: started from an argument array, its output appended to
- * a log file, its pid recorded in the run's lease, and stopped with SIGTERM then SIGKILL.
+ * a log file, its pid recorded in the run's lease (removed once it has exited), and
+ * disposed with SIGTERM, then SIGKILL. The base every OwnedProcess (process/owned.ts) is
+ * built on: MicroVM, Monitor and EmbeddedRedis each hold one and add their graceful step.
  */
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 import type { Lease } from './lease.js';
+import type { ChildExit, OwnedProcess } from './owned.js';
+import { waitFor } from './wait.js';
+
+export type { ChildExit } from './owned.js';
 
 export interface ChildOptions {
   role: string;
@@ -14,17 +20,18 @@ export interface ChildOptions {
   lease?: Lease;
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** SIGTERM → SIGKILL grace of dispose() (default 5 s). */
+  graceMs?: number;
 }
 
-export interface ChildExit {
-  code: number | undefined;
-  signal: string | undefined;
-}
+/** How long dispose() waits for the exit after SIGKILL before it gives up. */
+const KILL_WAIT_MS = 5000;
 
-export class ManagedChild {
+export class ManagedChild implements OwnedProcess {
   readonly pid: number;
   readonly exited: Promise<ChildExit>;
   private exitInfo: ChildExit | undefined;
+  private disposing: Promise<void> | undefined;
   private readonly log: WriteStream;
   private readonly proc: ResultPromise;
 
@@ -46,9 +53,17 @@ export class ManagedChild {
     opts.lease?.add(opts.role, this.pid, [opts.file, ...opts.args].join(' '));
     this.exited = this.proc.then((r) => {
       this.exitInfo = { code: r.exitCode, signal: r.signal ?? undefined };
-      opts.lease?.remove(this.pid);
+      try {
+        opts.lease?.remove(this.pid);
+      } catch {
+        // The run directory is already gone (a teardown that did not wait for us).
+      }
       return this.exitInfo;
     });
+  }
+
+  get role(): string {
+    return this.opts.role;
   }
 
   get stdout(): NodeJS.ReadableStream | null {
@@ -74,19 +89,37 @@ export class ManagedChild {
 
   describeExit(): string {
     const e = this.exitInfo;
-    if (!e) return `${this.opts.role} is running`;
+    if (!e) return `${this.opts.role} (pid ${this.pid}) is running`;
     return e.signal ? `${this.opts.role} (pid ${this.pid}) was killed by ${e.signal}` : `${this.opts.role} (pid ${this.pid}) exited with status ${e.code}`;
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process is gone. */
-  async stop(graceMs = 5000): Promise<ChildExit> {
-    if (!this.exitInfo) {
-      this.proc.kill('SIGTERM');
-      const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
-      await this.exited;
-      clearTimeout(timer);
+  /** SIGTERM, then SIGKILL after `graceMs` (default: the option, else 5 s). Idempotent:
+   * later calls share the first one. Resolves once the process is gone (its lease entry
+   * removed); rejects if it survives SIGKILL for 5 s (it then stays in the lease). */
+  dispose(graceMs = this.opts.graceMs ?? 5000): Promise<void> {
+    this.disposing ??= this.terminate(graceMs).finally(() => this.log.end());
+    return this.disposing;
+  }
+
+  private async terminate(graceMs: number): Promise<void> {
+    if (this.exitInfo) return;
+    const gone = () => this.hasExited;
+    this.proc.kill('SIGTERM');
+    try {
+      await waitFor(gone, { timeoutMs: graceMs, intervalMs: 20, what: `${this.opts.role} (pid ${this.pid}) to exit after SIGTERM` });
+      return;
+    } catch { /* still there: force it */ }
+    this.proc.kill('SIGKILL');
+    try {
+      await waitFor(gone, { timeoutMs: KILL_WAIT_MS, intervalMs: 20, what: `${this.opts.role} (pid ${this.pid}) to exit after SIGKILL` });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: it stays in the lease${this.opts.lease ? ` ${this.opts.lease.file}` : ''}`);
     }
-    this.log.end();
+  }
+
+  /** @deprecated use dispose(graceMs): the same, kept for callers being migrated. */
+  async stop(graceMs?: number): Promise<ChildExit> {
+    await this.dispose(graceMs);
     return this.exitInfo!;
   }
 }

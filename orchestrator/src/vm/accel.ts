@@ -30,17 +30,18 @@ export function kvmDeviceAccessible(): boolean {
 
 async function bootProbe(image: GuestImageFiles, timeoutMs: number): Promise<{ usable: boolean; reason: string }> {
   const runDir = mkdtempSync(join(tmpdir(), 'fluidlab-kvm-probe-'));
-  const vm = new MicroVM({
-    name: 'kvmprobe', runDir, image, memoryMiB: 256, vcpus: 1, accelerator: 'kvm',
-    cmdline: kernelCommandLine(), timeouts: { bootMs: timeoutMs, sshMs: timeoutMs, shutdownMs: 2000 },
-  });
   const started = Date.now();
+  let vm: MicroVM | undefined;
   try {
-    await vm.start();
+    vm = await MicroVM.start({
+      name: 'kvmprobe', runDir, image, memoryMiB: 256, vcpus: 1, accelerator: 'kvm',
+      cmdline: kernelCommandLine(), timeouts: { bootMs: timeoutMs, sshMs: timeoutMs, shutdownMs: 2000 },
+    });
     await vm.resume();
-    await waitFor(() => vm.serial.ready, {
+    const probe = vm;
+    await waitFor(() => probe.serial.ready, {
       timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)), intervalMs: 100, what: 'FLUIDLAB-READY under KVM',
-      abortIf: () => (vm.exited ? `QEMU exited under KVM: ${vm.serial.failure() ?? 'see the probe log'}` : undefined),
+      abortIf: () => (probe.hasExited ? `QEMU exited under KVM: ${probe.serial.failure() ?? 'see the probe log'}` : undefined),
     });
     return { usable: true, reason: `guest booted under KVM in ${((Date.now() - started) / 1000).toFixed(1)} s` };
   } catch (err) {
@@ -48,7 +49,7 @@ async function bootProbe(image: GuestImageFiles, timeoutMs: number): Promise<{ u
     if (err instanceof WaitTimeoutError) return { usable: false, reason: `guest did not boot under KVM within ${timeoutMs / 1000} s (hangs): using TCG` };
     return { usable: false, reason: `KVM boot failed: ${(err as Error).message.split('\n')[0]}` };
   } finally {
-    await vm.kill();
+    await vm?.dispose().catch(() => undefined);
     rmSync(runDir, { recursive: true, force: true });
   }
 }

@@ -32,9 +32,10 @@ export async function resolveAccelerator(vm: VmConfig, image: GuestImage): Promi
   return chooseAccelerator(vm.accelerator, image, kvmProbeCacheFile);
 }
 
-/** Starts QEMU paused (-S) with QMP connected; the caller resumes it. */
+/** Starts QEMU paused (-S) with QMP connected, owned by the run context (which
+ * disposes it); the caller resumes it. */
 export async function launchGuest(o: LaunchOptions): Promise<MicroVM> {
-  const vm = new MicroVM({
+  const vm = await MicroVM.start({
     name: o.instance ? `${o.vm.name}-${o.instance}` : o.vm.name,
     runDir: o.ctx.runDir,
     lease: o.ctx.lease,
@@ -48,7 +49,5 @@ export async function launchGuest(o: LaunchOptions): Promise<MicroVM> {
     env: o.env,
     timeouts: { bootMs: o.vm.timeouts.boot, sshMs: o.vm.timeouts.ssh, shutdownMs: o.vm.timeouts.shutdown },
   });
-  o.ctx.own(vm);
-  await vm.start();
-  return vm;
+  return o.ctx.own(vm);
 }

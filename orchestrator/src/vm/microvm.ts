@@ -1,12 +1,15 @@
 /**
  * One guest and everything it owns: the QEMU process (recorded in the run's lease), its
- * QMP connection, serial log and SSH session. Boots paused (-S) so the caller can attach
- * memory before `resume()`; `shutdown()` goes system_powerdown → quit → SIGKILL.
+ * QMP connection, serial log and SSH session. An OwnedProcess (process/owned.ts):
+ * `MicroVM.start()` boots it paused (-S) with QMP connected, so the caller can attach
+ * memory before `resume()`; `dispose()` is `shutdown()`: system_powerdown → quit →
+ * SIGTERM → SIGKILL, idempotent.
  */
 import { join } from 'node:path';
 import { GuestShell, type ExecOptions, type ExecResult } from '../guest/ssh.js';
-import { ManagedChild } from '../process/child.js';
+import { ManagedChild, type ChildExit } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
+import type { OwnedProcess } from '../process/owned.js';
 import { waitFor, WaitAbortedError, WaitTimeoutError } from '../process/wait.js';
 import { QmpClient } from '../qmp/client.js';
 import { freePort } from './ports.js';
@@ -42,20 +45,62 @@ export class GuestBootError extends Error {
   override name = 'GuestBootError';
 }
 
-export class MicroVM {
+export class MicroVM implements OwnedProcess {
   readonly qmpSocket: string;
   readonly serial: SerialLog;
   readonly logFile: string;
-  sshPort = 0;
-  private child: ManagedChild | undefined;
+  private readonly child: ManagedChild;
   private qmpClient: QmpClient | undefined;
   private shell: GuestShell | undefined;
-  private stopped = false;
+  private stopping: Promise<void> | undefined;
 
-  constructor(readonly opts: MicroVMOptions) {
+  /** Spawns QEMU (paused); `start()` is the way in. */
+  private constructor(readonly opts: MicroVMOptions, readonly sshPort: number) {
     this.qmpSocket = join(opts.runDir, `${opts.name}.qmp`);
     this.serial = new SerialLog(join(opts.runDir, `${opts.name}.serial.log`));
     this.logFile = join(opts.runDir, `${opts.name}.qemu.log`);
+    const args = qemuArgs({
+      name: opts.name,
+      memoryMiB: opts.memoryMiB,
+      vcpus: opts.vcpus,
+      accelerator: opts.accelerator,
+      kernel: opts.image.kernel,
+      initrd: opts.image.initrd,
+      cmdline: opts.cmdline,
+      qmpSocket: this.qmpSocket,
+      serialLog: this.serial.path,
+      sshPort,
+      disks: opts.disks,
+      extraArgs: opts.extraArgs,
+    });
+    this.child = new ManagedChild({
+      role: `qemu:${opts.name}`,
+      file: opts.qemuBinary ?? 'qemu-system-x86_64',
+      args,
+      logFile: this.logFile,
+      lease: opts.lease,
+      env: opts.env,
+      graceMs: 2000,
+    });
+  }
+
+  /** Starts QEMU paused and connects QMP. On failure QEMU is gone and the error
+   * (GuestBootError) says why, with the QEMU log and console. */
+  static async start(opts: MicroVMOptions): Promise<MicroVM> {
+    const vm = new MicroVM(opts, await freePort());
+    try {
+      vm.qmpClient = await waitFor(() => QmpClient.connect(vm.qmpSocket, { timeoutMs: 5000 }), {
+        timeoutMs: 15_000,
+        what: `VM ${opts.name}: QMP socket ${vm.qmpSocket}`,
+        abortIf: () => (vm.child.hasExited ? vm.deathReason() : undefined),
+        retryIf: () => true, // not listening yet
+      });
+      return vm;
+    } catch (err) {
+      await vm.child.dispose();
+      if (err instanceof WaitAbortedError) throw new GuestBootError(err.reason);
+      throw new GuestBootError(`${(err as Error).message}\n${vm.child.logTail()}`);
+    }
   }
 
   get qmp(): QmpClient {
@@ -63,17 +108,30 @@ export class MicroVM {
     return this.qmpClient;
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
+  get pid(): number {
+    return this.child.pid;
   }
 
-  get exited(): boolean {
-    return this.child?.hasExited ?? false;
+  get exited(): Promise<ChildExit> {
+    return this.child.exited;
+  }
+
+  get hasExited(): boolean {
+    return this.child.hasExited;
+  }
+
+  describeExit(): string {
+    return this.child.describeExit();
+  }
+
+  /** The last lines of the QEMU log (the guest's console is `serial.tail()`). */
+  logTail(lines?: number): string {
+    return this.child.logTail(lines);
   }
 
   /** Why the guest can no longer be reached, if it can't. */
   private deathReason(): string | undefined {
-    if (this.child?.hasExited) {
+    if (this.child.hasExited) {
       const panicked = this.qmpClient?.events.some((e) => e.event === 'GUEST_PANICKED') ? ' after a guest panic (QMP GUEST_PANICKED)' : '';
       const failure = this.serial.failure();
       return `VM ${this.opts.name}: ${this.child.describeExit()}${panicked}${failure ? `; guest console: ${failure}` : ''}\n--- QEMU log (${this.logFile}) ---\n${this.child.logTail()}\n--- serial console (${this.serial.path}) ---\n${this.serial.tail()}`;
@@ -81,46 +139,6 @@ export class MicroVM {
     const failure = this.serial.failure();
     if (failure) return `VM ${this.opts.name}: guest failed to boot: ${failure}\n--- serial console (${this.serial.path}) ---\n${this.serial.tail()}`;
     return undefined;
-  }
-
-  /** Starts QEMU paused and connects QMP. */
-  async start(): Promise<void> {
-    this.sshPort = await freePort();
-    const args = qemuArgs({
-      name: this.opts.name,
-      memoryMiB: this.opts.memoryMiB,
-      vcpus: this.opts.vcpus,
-      accelerator: this.opts.accelerator,
-      kernel: this.opts.image.kernel,
-      initrd: this.opts.image.initrd,
-      cmdline: this.opts.cmdline,
-      qmpSocket: this.qmpSocket,
-      serialLog: this.serial.path,
-      sshPort: this.sshPort,
-      disks: this.opts.disks,
-      extraArgs: this.opts.extraArgs,
-    });
-    this.child = new ManagedChild({
-      role: `qemu:${this.opts.name}`,
-      file: this.opts.qemuBinary ?? 'qemu-system-x86_64',
-      args,
-      logFile: this.logFile,
-      lease: this.opts.lease,
-      env: this.opts.env,
-    });
-    const child = this.child;
-    try {
-      this.qmpClient = await waitFor(() => QmpClient.connect(this.qmpSocket, { timeoutMs: 5000 }), {
-        timeoutMs: 15_000,
-        what: `VM ${this.opts.name}: QMP socket ${this.qmpSocket}`,
-        abortIf: () => (child.hasExited ? this.deathReason() : undefined),
-        retryIf: () => true, // not listening yet
-      });
-    } catch (err) {
-      if (err instanceof WaitAbortedError) throw new GuestBootError(err.reason);
-      await this.kill();
-      throw new GuestBootError(`${(err as Error).message}\n${child.logTail()}`);
-    }
   }
 
   async resume(): Promise<void> {
@@ -163,41 +181,38 @@ export class MicroVM {
     return shell.run(argv, opts);
   }
 
-  /** system_powerdown, then quit, then SIGKILL, each after its share of the timeout. */
-  async shutdown(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.shell?.close();
-    const child = this.child;
-    if (!child || child.hasExited) return this.finish();
-    const exitedWithin = (ms: number) => Promise.race([child.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
-    const share = Math.max(1000, this.opts.timeouts.shutdownMs / 2);
-    try {
-      await this.qmp.execute('system_powerdown', undefined, { timeoutMs: 2000 });
-      if (await exitedWithin(share)) return this.finish();
-      await this.qmp.execute('quit', undefined, { timeoutMs: 2000 });
-      if (await exitedWithin(share)) return this.finish();
-    } catch {
-      // QMP gone: fall through to the signal.
-    }
-    await child.stop(2000);
-    return this.finish();
+  /** The graceful path: system_powerdown, then quit, each given half the shutdown
+   * timeout, then SIGTERM and SIGKILL. Idempotent: later calls share the first. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.powerOff();
+    return this.stopping;
   }
 
+  /** Same as shutdown(): the OwnedProcess teardown. */
   dispose(): Promise<void> {
     return this.shutdown();
   }
 
-  /** Immediate teardown (error paths and signals). */
-  async kill(): Promise<void> {
-    this.stopped = true;
+  private async powerOff(): Promise<void> {
     this.shell?.close();
-    this.qmpClient?.close();
-    await this.child?.stop(2000);
-  }
-
-  private async finish(): Promise<void> {
-    this.qmpClient?.close();
-    await this.child?.stop(2000);
+    const child = this.child;
+    try {
+      if (!child.hasExited && this.qmpClient) {
+        const share = Math.max(1000, this.opts.timeouts.shutdownMs / 2);
+        const exitedWithin = (ms: number) => waitFor(() => child.hasExited, { timeoutMs: ms, intervalMs: 20, what: `QEMU of VM ${this.opts.name} to exit` }).then(() => true, () => false);
+        try {
+          await this.qmpClient.execute('system_powerdown', undefined, { timeoutMs: 2000 });
+          if (!(await exitedWithin(share))) {
+            await this.qmpClient.execute('quit', undefined, { timeoutMs: 2000 });
+            await exitedWithin(share);
+          }
+        } catch {
+          // QMP gone: fall through to the signals.
+        }
+      }
+    } finally {
+      this.qmpClient?.close();
+      await child.dispose();
+    }
   }
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { Redis } from 'ioredis';
 import { MonitorControl, MonitorControlError, type MonitorStats, type VmStats } from '../../src/handler/control.js';
-import { attachEnv, HELPERS_BIN, startMonitor, type MonitorHandle } from '../../src/handler/monitor.js';
+import { attachEnv, HELPERS_BIN, Monitor } from '../../src/handler/monitor.js';
 import { monitorCommand } from '../../src/cli/commands/monitor.js';
 import { waitFor } from '../../src/process/wait.js';
 
@@ -21,13 +21,13 @@ const PAGE = 4096;
 let dir: string;
 let redisProc: ResultPromise | undefined;
 let redisSock: string;
-const monitors: MonitorHandle[] = [];
+const monitors: Monitor[] = [];
 const children: ResultPromise[] = [];
 
 let seq = 0;
-async function monitor(backend: string, capacityPages: number, keyPrefix?: string): Promise<MonitorHandle> {
+async function monitor(backend: string, capacityPages: number, keyPrefix?: string): Promise<Monitor> {
   const n = ++seq;
-  const m = await startMonitor({
+  const m = await Monitor.start({
     socketPath: join(dir, `m${n}.sock`),
     controlPath: join(dir, `m${n}.ctl`),
     backend,
@@ -97,7 +97,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
-  await Promise.all(monitors.map((m) => m.stop().catch(() => undefined)));
+  await Promise.all(monitors.map((m) => m.dispose().catch(() => undefined)));
   redisProc?.kill('SIGKILL');
   await redisProc?.catch(() => undefined);
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -281,8 +281,8 @@ describe('control protocol and CLI', () => {
     await expect(monitorCommand.run(['stats'])).rejects.toThrow(/--control/);
   });
 
-  it('startMonitor explains an early exit with the log tail', async () => {
-    await expect(startMonitor({
+  it('Monitor.start explains an early exit with the log tail', async () => {
+    await expect(Monitor.start({
       socketPath: join(dir, 'bad.sock'), controlPath: join(dir, 'bad.ctl'), backend: 'tape://x',
       capacityPages: 10, logFile: join(dir, 'bad.log'),
     })).rejects.toThrow(/exited before it was ready[\s\S]*unknown backend 'tape:\/\/x'/);
