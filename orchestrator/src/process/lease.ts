@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { isSameProcess, processStartTime } from './procfs.js';
 import { waitFor } from './wait.js';
+import { waitFor } from './wait.js';
 import { describeHostChange, sameHostChange, undoHostChange, type HostChange } from '../host/host-changes.js';
 
 export interface LeasedProcess {
@@ -96,6 +97,16 @@ export class Lease {
 
   get processes(): readonly LeasedProcess[] {
     return this.data.processes;
+  }
+
+  /** What the lease still records (processes, files, host changes), one item each; empty
+   * once the run has undone everything it did. */
+  remaining(): string[] {
+    return [
+      ...this.data.processes.map((p) => `${p.role} (pid ${p.pid})`),
+      ...(this.data.files ?? []),
+      ...(this.data.hostChanges ?? []).map(describeHostChange),
+    ];
   }
 
   private write(): void {

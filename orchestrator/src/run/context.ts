@@ -1,7 +1,12 @@
 /**
  * A run context: the run id, its private run directory (sockets, logs, lease) and the
- * resources it owns. `dispose()` tears them down newest first; it is also registered for
+ * resources it owns (OwnedProcesses such as MicroVM, Monitor and EmbeddedRedis, and
+ * plain Disposables). `dispose()` tears them down newest first; it is also registered for
  * SIGINT/SIGTERM, so Ctrl-C leaves no QEMU, handler or Redis behind.
+ *
+ * The run directory (with its lease) is removed only when everything was undone: no
+ * dispose threw and the lease records nothing any more. Otherwise it is kept, and the
+ * error says where, so that `orchestrate down` can reap what is left.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -58,8 +63,14 @@ export class RunContext {
     } catch (err) {
       errors.push(`archiving ${this.runDir}: ${(err as Error).message}`);
     }
-    rmSync(this.runDir, { recursive: true, force: true });
     this.unregister();
-    if (errors.length) throw new Error(`cleanup of run ${this.runId} had errors: ${errors.join('; ')}`);
+    const left = this.lease.remaining();
+    if (errors.length === 0 && left.length === 0) {
+      rmSync(this.runDir, { recursive: true, force: true });
+      return;
+    }
+    // Something may still run or sit on the host: the lease is how `down` finds it.
+    if (left.length) errors.push(`still in the lease: ${left.join(', ')}`);
+    throw new Error(`cleanup of run ${this.runId} had errors: ${errors.join('; ')}; lease kept at ${this.lease.file}; run \`orchestrate down\` to reap`);
   }
 }
