@@ -29,10 +29,18 @@ function decode(s: string, line: number): string {
 
 export function parseXml(xml: string): XmlElement {
   let pos = 0;
+  // offsets of the newlines, for 1-based line numbers by binary search
+  const newlines: number[] = [];
+  for (let i = xml.indexOf('\n'); i >= 0; i = xml.indexOf('\n', i + 1)) newlines.push(i);
   const lineAt = (p: number) => {
-    let n = 1;
-    for (let i = 0; i < p; i++) if (xml.charCodeAt(i) === 10) n++;
-    return n;
+    let lo = 0;
+    let hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (newlines[mid]! < p) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
   };
   const fail = (msg: string, p = pos): never => {
     throw new PmbenchParseError(lineAt(p), msg);

@@ -137,15 +137,42 @@ describe('workloads/bin/pmbench', () => {
     expect(report.throughput.accessesPerSec).toBeCloseTo(1e6 / report.threads[0]!.benchmark.us, 6);
   });
 
-  it('-f writes an XML report carrying the same data as the text report', async () => {
+  it("-f writes upstream's XML schema carrying the same data and metrics as the text report", async () => {
     const xmlFile = join(tmp, 'report.xml');
     const opts = { ...SMALL, jobs: 2, xmlFile };
     const { report } = await run(opts);
-    const fromXml = parsePmbenchXml(readFileSync(xmlFile, 'utf8'));
+    const doc = readFileSync(xmlFile, 'utf8');
+    expect(doc.split('\n').slice(0, 5)).toEqual([
+      '<?xml version="1.0" encoding="utf-8"?>', '<pmbenchmark>', '  <report>', '    <signature>', '      <pmbench_info>',
+    ]);
+    expect(doc).toContain('<version_options> Linux 64bit +mt -nu -xa</version_options>');
+    expect(doc).toContain('<offset>-1</offset>');
+    expect(doc.match(/<histo_bucket index="0">/g)).toHaveLength(2 * 9); // upstream's repeated index
+    expect(doc).toContain('<sys_mem_item name="post-unmap">');
+    const fromXml = parsePmbenchXml(doc);
     expect(fromXml.format).toBe('xml');
-    for (const key of ['signature', 'parameters', 'machine', 'threads', 'histograms', 'memory', 'metrics', 'interrupted'] as const) {
+    for (const key of ['signature', 'machine', 'histograms', 'memory', 'interrupted', 'samples', 'percentiles'] as const) {
       expect(fromXml[key], key).toEqual(report[key]);
     }
+    // upstream's params have no threshold/wrneedsrd and print shape with 4 decimals
+    expect(fromXml.parameters).toEqual({ ...report.parameters, shape: 1 });
+    // the XML has no "Benchmark done" lines
+    expect(fromXml.threads).toEqual(report.threads.map((t) => ({ ...t, done: null })));
+    const { 'throughput.aps': aps, 'throughput.std_dev%': sd, ...rest } = fromXml.metrics;
+    const { 'throughput.aps': textAps, 'throughput.std_dev%': textSd, ...textRest } = report.metrics;
+    expect(rest).toEqual(textRest);
+    // from latency (4 decimals) instead of N/S (3 decimals): the same within 0.1%
+    expect(Math.abs(aps! / textAps! - 1)).toBeLessThan(1e-3);
+    expect(Number.isFinite(sd) && Number.isFinite(textSd)).toBe(true);
+  });
+
+  it('-i announces the initialization time like upstream (LKP init_time.avg)', async () => {
+    const { stdout, report } = await run({ ...SMALL, initialize: true });
+    const m = stdout.match(/^Initialization took (\d+\.\d{4}) ms$/m);
+    expect(m).not.toBeNull();
+    expect(report.initializationMs).toBe(Number(m![1]));
+    expect(report.metrics['init_time.avg']).toBe(Number(m![1]) / 1000);
+    expect(report.parameters.initialize).toBe(true);
   });
 
   it('bad names exit 64 with a usage hint; out-of-range values print one line and exit 1', async () => {
