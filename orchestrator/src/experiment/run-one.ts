@@ -13,7 +13,6 @@ import type { HostFacts } from '../host/facts.js';
 import type { GuestImage } from '../image/ensure.js';
 import { RedisStore } from '../kvstore/redis-client.js';
 import { waitFor, WaitAbortedError } from '../process/wait.js';
-import { waitFor, WaitAbortedError } from '../process/wait.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
 import { launchGuest } from '../vm/launch.js';

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { isSameProcess, processStartTime } from './procfs.js';
 import { waitFor } from './wait.js';
-import { waitFor } from './wait.js';
 import { describeHostChange, sameHostChange, undoHostChange, type HostChange } from '../host/host-changes.js';
 
 export interface LeasedProcess {
