@@ -27,9 +27,21 @@ import { launchGuest } from '../vm/launch.js';
 import type { MicroVM } from '../vm/microvm.js';
 
 export const PROBE_SETSIZE_MIB = 16;
-export const PROBE_DURATION_SEC = 3;
-export const DD_ARGV = ['dd', 'bs=4k', 'count=200000', 'if=/dev/zero', 'of=/dev/null'];
-const DD_REPEATS = 3;
+
+/** How much work each side does (the defaults; tests pass smaller ones). */
+export interface ProbeSizes {
+  /** pmbench duration, s */
+  durationSec: number;
+  /** dd blocks of 4 KiB */
+  ddCount: number;
+  /** dd runs per side (the median counts) */
+  ddRepeats: number;
+}
+export const PROBE_SIZES: ProbeSizes = { durationSec: 3, ddCount: 200_000, ddRepeats: 3 };
+
+export function ddArgv(count: number): string[] {
+  return ['dd', 'bs=4k', `count=${count}`, 'if=/dev/zero', 'of=/dev/null'];
+}
 /** Enough for the guest kernel, pmbench's 16 MiB and dd; at most the config's memory. */
 const PROBE_GUEST_MIB = 512;
 
@@ -44,6 +56,7 @@ export interface ProbeOptions {
   log?: (line: string) => void;
   /** CPU to pin both sides to (default: the highest-numbered CPU). */
   cpu?: number;
+  sizes?: ProbeSizes;
 }
 
 /** True when some arm runs in a guest (an arm is guest-placed unless it says host). */
@@ -57,10 +70,10 @@ function first<T>(v: T | T[] | undefined): T | undefined {
 
 /** The probe's pmbench options: the experiment's pattern, ratio, jobs (first value of a
  * list), with a resident 16 MiB working set for 3 s. */
-export function probePmbenchOptions(config: ExperimentConfig): PmbenchOptions {
+export function probePmbenchOptions(config: ExperimentConfig, durationSec = PROBE_SIZES.durationSec): PmbenchOptions {
   const p = config.workload.pmbench;
   return {
-    durationSec: PROBE_DURATION_SEC,
+    durationSec,
     setsizeMib: PROBE_SETSIZE_MIB,
     mapsizeMib: PROBE_SETSIZE_MIB,
     pattern: first(p?.pattern) ?? 'uniform',
@@ -109,8 +122,8 @@ async function hostPmbench(cpu: number, args: string[]): Promise<number> {
 
 /** Seconds of one dd in the guest: /proc/uptime before and after, in one shell (10 ms
  * resolution; the guest's dd takes seconds under TCG). */
-async function guestDdSeconds(vm: MicroVM): Promise<number> {
-  const script = `read a _ < /proc/uptime; ${DD_ARGV.join(' ')} 2>/dev/null; s=$?; read b _ < /proc/uptime; echo "$a $b $s"`;
+async function guestDdSeconds(vm: MicroVM, dd: string[]): Promise<number> {
+  const script = `read a _ < /proc/uptime; ${dd.join(' ')} 2>/dev/null; s=$?; read b _ < /proc/uptime; echo "$a $b $s"`;
   const r = await vm.exec(['sh', '-c', script], { timeoutMs: 300_000 });
   const [a, b, status] = r.stdout.trim().split(/\s+/).map(Number);
   if (r.code !== 0 || status !== 0 || a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) {
@@ -120,8 +133,8 @@ async function guestDdSeconds(vm: MicroVM): Promise<number> {
 }
 
 /** Seconds of one dd on the host, pinned: date +%s%N before and after, in one shell. */
-async function hostDdSeconds(cpu: number): Promise<number> {
-  const script = `date +%s%N; ${DD_ARGV.join(' ')} 2>/dev/null || exit 3; date +%s%N`;
+async function hostDdSeconds(cpu: number, dd: string[]): Promise<number> {
+  const script = `date +%s%N; ${dd.join(' ')} 2>/dev/null || exit 3; date +%s%N`;
   const r = await execa('taskset', ['-c', String(cpu), 'sh', '-c', script], { reject: false, timeout: 120_000 });
   const [a, b] = String(r.stdout).trim().split(/\s+/).map(Number);
   if (r.exitCode !== 0 || a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) {
@@ -138,7 +151,7 @@ function saveLogs(runDir: string, logDir: string): void {
 
 const NOTE = 'guest: one all-DRAM guest (arm kind none) booted before the runs; host: the same static workloads/bin/pmbench and dd run natively; '
   + 'both sides pinned to one CPU (QEMU with all its threads via taskset -a -p, host commands via taskset -c). '
-  + 'kernelPath is the dd syscall path (4 KiB read of /dev/zero + write to /dev/null, 200000 times), wall time, median of 3 '
+  + 'kernelPath is the dd syscall path (4 KiB read of /dev/zero + write to /dev/null, repeated), wall time, median of the runs '
   + '(guest clock /proc/uptime, 10 ms resolution). Under TCG a guest swap arm runs its swap path in the emulated guest kernel '
   + 'while a fluidmem arm\'s handler runs natively on the host.';
 
@@ -155,6 +168,8 @@ export function probeCpu(): number {
 export async function probeEmulation(o: ProbeOptions): Promise<EmulationSummary | undefined> {
   if (!hasGuestArms(o.config)) return undefined;
   const cpu = o.cpu ?? probeCpu();
+  const sizes = o.sizes ?? PROBE_SIZES;
+  const dd = ddArgv(sizes.ddCount);
   const base: EmulationSummary = { accelerator: o.accelerator, cpu: { guest: null, host: null, pinned: false }, note: NOTE, warnings: [] };
   if (!o.config.emulation_probe) return { ...base, skipped: 'emulation_probe: false in the config' };
   const vmConfig = o.config.vms[0];
@@ -173,19 +188,19 @@ export async function probeEmulation(o: ProbeOptions): Promise<EmulationSummary 
     await pinQemu(vm.pid, cpu);
     out.cpu = { guest: cpu, host: cpu, pinned: true };
 
-    const popts = probePmbenchOptions(o.config);
+    const popts = probePmbenchOptions(o.config, sizes.durationSec);
     const args = pmbenchArgs(popts);
     o.log?.(`emulation probe: ${describePmbench(popts)} (guest, then host, CPU ${cpu})`);
     const gLat = await guestPmbench(vm, args);
     const hLat = await hostPmbench(cpu, args);
     out.userAccess = factor(gLat, hLat, 'ns', describePmbench(popts));
 
-    o.log?.(`emulation probe: ${DD_ARGV.join(' ')} x${DD_REPEATS} (guest, then host)`);
+    o.log?.(`emulation probe: ${dd.join(' ')} x${sizes.ddRepeats} (guest, then host)`);
     const gDd: number[] = [];
     const hDd: number[] = [];
-    for (let i = 0; i < DD_REPEATS; i++) gDd.push(await guestDdSeconds(vm));
-    for (let i = 0; i < DD_REPEATS; i++) hDd.push(await hostDdSeconds(cpu));
-    out.kernelPath = factor(median(gDd), median(hDd), 's', `${DD_ARGV.join(' ')}: wall time, median of ${DD_REPEATS}`);
+    for (let i = 0; i < sizes.ddRepeats; i++) gDd.push(await guestDdSeconds(vm, dd));
+    for (let i = 0; i < sizes.ddRepeats; i++) hDd.push(await hostDdSeconds(cpu, dd));
+    out.kernelPath = factor(median(gDd), median(hDd), 's', `${dd.join(' ')}: wall time, median of ${sizes.ddRepeats}`);
     o.log?.(`emulation probe: user access ${out.userAccess.factor.toFixed(1)}x, kernel path ${out.kernelPath.factor.toFixed(1)}x`);
   } catch (err) {
     out.skipped = `probe failed: ${(err as Error).message.split('\n')[0]}`;
