@@ -120,6 +120,14 @@ export const workloadSchema = z.object({
   message: 'a workload needs one of: command, pmbench, memverify',
 });
 
+/** Host-placed runs: the CPU the benchmark, the handler and Redis share (the probe's
+ * placement: waking another CPU costs 100 us or more on a shared host; 'none' lets them
+ * float), and the benchmark's timeout. */
+export const hostSchema = z.object({
+  cpu: z.union([z.number().int().min(0), z.literal('last'), z.literal('none')]).default('last'),
+  timeout: durationMs.default(10800),
+}).strict();
+
 export const redisSchema = z.object({
   url: z.string().regex(/^(embedded|redis:\/\/.+|unix:\/\/\/.+)$/, "use 'embedded', redis://HOST:PORT or unix:///PATH").default('embedded'),
   password_env: z.string().optional(),
@@ -160,6 +168,7 @@ export const configSchema = z.object({
   workload: workloadSchema,
   repetitions: z.number().int().min(1).max(100).default(1),
   redis: redisSchema.default({}),
+  host: hostSchema.default({}),
   results_dir: z.string().default('results'),
   /** Boot one small all-DRAM guest before the runs to measure the emulation factors. */
   emulation_probe: z.boolean().default(true),

@@ -1,6 +1,6 @@
 /** Guest-side and handler-side counters around a workload: /proc/vmstat deltas and the
  * handler's stats, flattened into metrics. */
-import type { MonitorStats, VmStats } from '../handler/control.js';
+import type { Counters, MonitorStats, VmStats } from '../handler/control.js';
 import type { MicroVM } from '../vm/microvm.js';
 
 const VMSTAT_KEYS = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgmajfault', 'pgfault'];
@@ -45,7 +45,7 @@ export function histogramQuantile(h: LatencyHistogram, q: number): number {
 
 /** Handler metrics for one VM over the workload: counter deltas, and fault-latency
  * percentiles of the faults inside the window only (not those of boot and SSH). */
-export function handlerMetrics(before: VmStats | undefined, after: VmStats | undefined): Record<string, number> {
+export function handlerMetrics(before: Counters | undefined, after: Counters | undefined): Record<string, number> {
   if (!after) return {};
   const window = histogramDelta(after.fault_latency_ns.histogram, before?.fault_latency_ns.histogram);
   const d = (k: 'faults' | 'zero_fills' | 'remote_fetches' | 'evictions' | 'backend_writes' | 'bytes_read' | 'bytes_written') => after[k] - (before?.[k] ?? 0);

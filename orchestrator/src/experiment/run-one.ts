@@ -28,8 +28,9 @@ export type RunPhase = 'start' | 'boot' | 'attach' | WorkloadPhase | 'collect' |
 export interface RunOneOptions {
   runId: string;
   config: ExperimentConfig;
-  image: GuestImage;
-  accelerator: Accelerator;
+  /** The guest image (absent when every run of the experiment is host-placed). */
+  image?: GuestImage;
+  accelerator: Accelerator | 'host';
   host: HostFacts;
   /** results/RUN-ID/logs/RUN/ */
   logDir: string;
@@ -61,7 +62,8 @@ function armInfo(spec: RunSpec, config: ExperimentConfig): RunRecord['arm'] {
   };
 }
 
-function saveLogs(runDir: string, logDir: string): void {
+/** Copies the run directory's logs into the results (the run context's archive step). */
+export function saveLogs(runDir: string, logDir: string): void {
   mkdirSync(logDir, { recursive: true });
   if (!existsSync(runDir)) return;
   for (const f of readdirSync(runDir)) {
@@ -147,13 +149,16 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
   const ctx = new RunContext(`${o.runId}-${spec.index}`, { archive: (runDir) => saveLogs(runDir, o.logDir) });
   let arm: MemoryArm | undefined;
   try {
+    if (!o.image || o.accelerator === 'host') throw new Error(`run ${spec.id}: a guest run needs the guest image and an accelerator`);
+    const image = o.image;
+    const accelerator = o.accelerator;
     o.onPhase?.('start');
     arm = await setUpMemoryArm(ctx, o.config, spec.arm);
     o.onPhase?.('boot');
     const vms: MicroVM[] = [];
     for (const vmConfig of spec.vms) {
       const plan = arm.plan(vmConfig);
-      const vm = await launchGuest({ ctx, vm: vmConfig, image: o.image, accelerator: o.accelerator, ...plan });
+      const vm = await launchGuest({ ctx, vm: vmConfig, image, accelerator, ...plan });
       if (arm.monitor) {
         o.onPhase?.('attach');
         await waitForAttach(arm.monitor, vm, vmConfig.name, 15_000);

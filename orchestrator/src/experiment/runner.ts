@@ -6,15 +6,17 @@
 import { hostFacts } from '../host/facts.js';
 import { onSignalExit } from '../process/cleanup.js';
 import type { LoadedConfig } from '../config/load.js';
-import { ensureImage } from '../image/ensure.js';
+import { ensureImage, type GuestImage } from '../image/ensure.js';
 import { defaultWorkloadsDir } from '../image/paths.js';
 import { newRunId } from '../run/context.js';
 import { ResultsDir } from '../results/store.js';
 import { summarizeVariants, summaryAnnotations } from '../results/summarize.js';
 import type { RunRecord, Summary } from '../results/types.js';
 import { resolveAccelerator } from '../vm/launch.js';
+import type { Accelerator } from '../vm/qemu-args.js';
 import { expandRuns, type RunSpec } from './expand.js';
 import { probeEmulation } from './emulation-probe.js';
+import { runOnHost } from './host-run.js';
 import { runOne, type RunPhase } from './run-one.js';
 
 export interface ExperimentEvents {
@@ -47,9 +49,15 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
   const results = new ResultsDir(opts.resultsRoot ?? config.results_dir, runId);
   results.writeConfig(loaded.source);
 
-  const image = await ensureImage({ workloadsDir: defaultWorkloadsDir, log: ev.log });
-  const { accelerator, reason } = await resolveAccelerator(config.vms[0]!, image);
-  ev.log?.(`accelerator: ${accelerator} (${reason})`);
+  // Guests need the image and an accelerator; host-placed runs need neither.
+  let image: GuestImage | undefined;
+  let accelerator: Accelerator | 'host' = 'host';
+  if (runs.some((r) => r.arm.placement !== 'host')) {
+    image = await ensureImage({ workloadsDir: defaultWorkloadsDir, log: ev.log });
+    const chosen = await resolveAccelerator(config.vms[0]!, image);
+    accelerator = chosen.accelerator;
+    ev.log?.(`accelerator: ${accelerator} (${chosen.reason})`);
+  }
   const host = await hostFacts();
   // Emulation factors, once per experiment before the runs (skipped for host-only arms).
   const emulation = await probeEmulation({ config, image, accelerator, runId, logDir: results.logDir('emulation-probe'), log: ev.log });
@@ -74,7 +82,8 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
   // Ctrl-C: the run in progress is torn down by its context; what finished is kept.
   const unregister = onSignalExit(async () => { writeSummary(true); });
   for (const spec of runs) {
-    const record = await runOne(spec, {
+    const run = spec.arm.placement === 'host' ? runOnHost : runOne;
+    const record = await run(spec, {
       runId, config, image, accelerator, host,
       logDir: results.logDir(spec.id),
       onPhase: (phase) => ev.phase?.(spec, phase, runs.length),

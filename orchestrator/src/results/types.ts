@@ -24,7 +24,9 @@ export interface RunRecord {
   experiment: string;
   /** Arm plus the varying parameters: the unit that repetitions are grouped by. */
   variant: string;
-  arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; backend?: string; residentMiB?: number; swapOn?: string };
+  arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; placement?: 'guest' | 'host'; backend?: string; residentMiB?: number; swapOn?: string };
+  /** Host-placed runs: where each process ran ({workload: 'cpu 1', monitor: ..., swap: ...}). */
+  placement?: Record<string, string>;
   repetition: number;
   params: Record<string, string | number | boolean>;
   status: 'ok' | 'failed';

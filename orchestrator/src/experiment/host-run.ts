@@ -1,0 +1,196 @@
+/**
+ * Executes one host-placed run: the same benchmark as in guests, run natively, so that
+ * FluidMem's handler and the kernel's swap path are compared without emulation (FluidMem's
+ * own evaluation ran pmbench this way, its working set allocated from the handler).
+ *  - fluidmem: store + fluidmem-monitor with capacity = the resident limit; the benchmark
+ *    runs with the attach library (FLUIDMEM_CAPTURE=anon: its working-set mapping, not
+ *    QEMU's RAM, is registered with userfaultfd and served by the monitor).
+ *  - swap: a swap device made for the run (zram | loop over /dev/shm | loop over /var/tmp)
+ *    and a memory cgroup limited to the resident limit; the benchmark runs inside it.
+ *  - none: the benchmark alone, all in DRAM.
+ * Benchmark, handler and Redis share one CPU unless the config says otherwise (host.cpu);
+ * the record says where each ran. Every host change is leased and undone by the run
+ * context on every exit path (see host/host-changes.ts).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { ArmConfig, ExperimentConfig } from '../config/schema.js';
+import { createMemoryCgroup, type MemoryCgroup } from '../host/memory-cgroup.js';
+import { checkHostSwapPossible } from '../host/preconditions.js';
+import { createHostSwap, type HostSwap } from '../host/swap-device.js';
+import type { Counters } from '../handler/control.js';
+import { attachEnv } from '../handler/monitor.js';
+import { RedisStore } from '../kvstore/redis-client.js';
+import { RunContext } from '../run/context.js';
+import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
+import { hostResidentMiB, workingSetMiB, type RunSpec } from './expand.js';
+import { delta, handlerMetrics } from './guest-stats.js';
+import { hostTarget } from './host-target.js';
+import { PAGES_PER_MIB, startHandler, type Handler } from './memory-arm.js';
+import { saveLogs, type RunOneOptions } from './run-one.js';
+import { runWorkload } from './workload.js';
+
+/** The id the host benchmark's region carries in the handler (its key namespace). */
+export const HOST_VM_ID = 'host';
+
+const VMSTAT_KEYS = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgmajfault', 'pgfault'];
+
+/** The host's /proc/vmstat counters that say how much swapping happened. */
+export function hostVmstat(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of readFileSync('/proc/vmstat', 'utf8').split('\n')) {
+    const [k, v] = line.split(/\s+/);
+    if (k && v !== undefined && VMSTAT_KEYS.includes(k)) out[k] = Number(v);
+  }
+  return out;
+}
+
+/** The CPU the config asks host runs to share: 'last' = the highest-numbered CPU. */
+export function hostCpu(config: ExperimentConfig): number | undefined {
+  const c = config.host.cpu;
+  if (c === 'none') return undefined;
+  const n = cpus().length;
+  if (c === 'last') return n - 1;
+  if (c >= n) throw new Error(`host.cpu: ${c} is not a CPU of this host (it has ${n}: 0-${n - 1})`);
+  return c;
+}
+
+/** Pins every thread of a running process to `cpu` (taskset -a). */
+async function pin(pid: number, cpu: number): Promise<void> {
+  const r = await execa('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`taskset could not pin pid ${pid} to CPU ${cpu}: ${String(r.stderr).trim()}`);
+}
+
+interface HostMemory {
+  env?: Record<string, string>;
+  cgroup?: MemoryCgroup;
+  swap?: HostSwap;
+  handler?: Handler;
+  /** Where each process ran, for the record. */
+  placement: Record<string, string>;
+}
+
+async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: ArmConfig, spec: RunSpec, cpu: number | undefined): Promise<HostMemory> {
+  const ws = workingSetMiB(spec.params);
+  const resident = hostResidentMiB(arm, spec.params);
+  const where = cpu === undefined ? 'unpinned' : `cpu ${cpu}`;
+  if (arm.kind === 'fluidmem') {
+    if (ws === undefined || resident === undefined) throw new Error(`arm ${arm.name}: a host-placed fluidmem arm needs a pmbench or memverify workload (its mapping is what the handler serves)`);
+    const handler = await startHandler(ctx, config, arm.backend, resident * PAGES_PER_MIB);
+    const placement: Record<string, string> = { workload: where, monitor: where };
+    if (cpu !== undefined) await pin(handler.monitor.pid, cpu);
+    const redisPid = ctx.lease.processes.find((p) => p.role === 'redis')?.pid;
+    if (redisPid !== undefined) {
+      if (cpu !== undefined) await pin(redisPid, cpu);
+      placement.redis = where;
+    }
+    const env = attachEnv({ socketPath: handler.socketPath, regionBytes: ws * 2 ** 20, vmId: HOST_VM_ID, capture: 'anon' });
+    return { env, handler, placement };
+  }
+  if (arm.kind === 'swap') {
+    if (resident === undefined) throw new Error(`arm ${arm.name}: cannot tell the resident limit (a percentage needs a working set)`);
+    const kind = arm.swap_on;
+    if (kind !== 'zram' && kind !== 'tmpfs' && kind !== 'disk') throw new Error(`arm ${arm.name}: swap_on: ${kind} is a guest arm (this kernel has no NBD client for host swap)`);
+    const swapMiB = arm.swap_size ?? ws ?? resident * 4;
+    checkHostSwapPossible(kind, swapMiB, resident);
+    const swap = await createHostSwap(ctx, kind, swapMiB);
+    const cgroup = await createMemoryCgroup(ctx, 'bench', resident);
+    return { cgroup, swap, placement: { workload: where, swap: kind === 'zram' ? 'zram: in the faulting thread' : 'loop: kernel loop worker threads (unpinned)' } };
+  }
+  return { placement: { workload: where } };
+}
+
+/** Host-side metrics of the run: host vmstat deltas, handler counters (fluidmem), the
+ * cgroup's and the swap device's own figures (swap). */
+function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handler: Counters | undefined): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const [k, v] of Object.entries(vmstatDelta)) m[`host.vmstat.${k}`] = v;
+  if (mem.handler) Object.assign(m, handlerMetrics(undefined, handler));
+  if (mem.cgroup) {
+    const st = mem.cgroup.stat();
+    for (const k of ['swap', 'max_usage_in_bytes', 'memsw.max_usage_in_bytes', 'failcnt', 'pgmajfault', 'pswpin', 'pswpout']) {
+      if (st[k] !== undefined) m[`cgroup.${k}`] = st[k]!;
+    }
+  }
+  if (mem.swap) for (const [k, v] of Object.entries(mem.swap.stats())) m[`swap.${mem.swap.kind}.${k}`] = v;
+  return m;
+}
+
+async function redisFacts(store: Handler['store']): Promise<{ info: Record<string, string>; keys: number } | undefined> {
+  if (!store) return undefined;
+  const client = await RedisStore.connect({ url: store.url, password: store.password });
+  try {
+    return { info: await client.info(), keys: await client.countKeys(store.keyPrefix) };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Runs `spec` (a host-placed arm) and returns its record, also when it fails; the run
+ * context undoes every process and host change on every path. */
+export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRecord> {
+  const started = Date.now();
+  const arm = spec.arm;
+  const record: RunRecord = {
+    schema: RUN_SCHEMA, runId: o.runId, id: spec.id, experiment: o.config.name, variant: spec.variant,
+    arm: {
+      name: arm.name, kind: arm.kind, placement: 'host',
+      backend: arm.kind === 'fluidmem' ? arm.backend : undefined,
+      residentMiB: hostResidentMiB(arm, spec.params),
+      swapOn: arm.kind === 'swap' ? arm.swap_on : undefined,
+    },
+    repetition: spec.repetition, params: spec.params, status: 'failed',
+    startedAt: new Date(started).toISOString(), durationMs: 0, accelerator: 'host (native)', vms: [], metrics: {}, host: o.host,
+  };
+  mkdirSync(o.logDir, { recursive: true });
+  const ctx = new RunContext(`${o.runId}-${spec.index}`, { archive: (runDir) => saveLogs(runDir, o.logDir) });
+  try {
+    o.onPhase?.('start');
+    const cpu = hostCpu(o.config);
+    const mem = await setUpHostMemory(ctx, o.config, arm, spec, cpu);
+    record.placement = mem.placement;
+    const target = hostTarget({ ctx, env: mem.env, cgroupDir: mem.cgroup?.dir, cpu });
+    const vmstatBefore = hostVmstat();
+    const outcome = await runWorkload(target, o.config.workload, spec.params, {
+      timeoutMs: o.config.host.timeout, onOutput: o.onOutput, onPhase: o.onPhase,
+    });
+    writeFileSync(join(o.logDir, `${HOST_VM_ID}.workload.txt`), outcome.output);
+    o.onPhase?.('collect');
+    const vmstatAfter = hostVmstat();
+    // The benchmark has exited, so its region is detached: the monitor's totals (it served
+    // only this process) keep its counters.
+    let ha: Counters | undefined;
+    if (mem.handler) {
+      await mem.handler.monitor.control.flush();
+      ha = (await mem.handler.monitor.control.stats()).total;
+    }
+    const redis = await redisFacts(mem.handler?.store);
+    // The region attaches when the benchmark maps it, so the handler's window is the
+    // benchmark's whole life (its warm-up included), not the measured phase alone.
+    const metrics: Record<string, number> = {
+      ...outcome.metrics,
+      ...hostMetrics(mem, delta(vmstatAfter, vmstatBefore), ha),
+    };
+    if (redis) metrics['redis.keys'] = redis.keys;
+    const vm: VmResult = {
+      name: HOST_VM_ID, memoryMiB: record.arm.residentMiB ?? workingSetMiB(spec.params) ?? 0, metrics,
+      handler: mem.handler ? { before: undefined, after: ha } : undefined,
+      vmstatDelta: delta(vmstatAfter, vmstatBefore), redisInfo: redis?.info, workloadExitCode: outcome.exitCode,
+    };
+    record.vms.push(vm);
+    record.metrics = metrics;
+    record.histograms = outcome.histograms;
+    record.status = outcome.ok ? 'ok' : 'failed';
+    if (!outcome.ok) record.error = `host: ${outcome.error}`;
+  } catch (err) {
+    record.status = 'failed';
+    record.error = (err as Error).message;
+  } finally {
+    try { await ctx.dispose(); } catch (err) { record.error = `${record.error ? `${record.error}; ` : ''}${(err as Error).message}`; }
+    record.durationMs = Date.now() - started;
+    o.onPhase?.('done');
+  }
+  return record;
+}
