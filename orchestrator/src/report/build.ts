@@ -13,6 +13,7 @@ import { barsSpec, cdfSpec, histogramSpec, repetitionsSpec, type BarStat, type R
 import { cdfRows, histogramRows, variantBands, type Op } from './distributions.js';
 import { escapeHtml } from './format.js';
 import { renderPage, type PageSection } from './page.js';
+import { emulationSection, referenceSection } from './annotations.js';
 import { comparisonTable, hostSection, runsTable, variantTable } from './sections.js';
 import { renderSvg } from './svg.js';
 
@@ -102,6 +103,8 @@ export async function buildReportHtml(input: ReportInput): Promise<string> {
   };
   const sections: PageSection[] = [];
   if (input.comparison) sections.push({ id: 'comparison', title: 'Comparison with the baseline', html: comparisonTable(input.comparison) });
+  if (summary.reference) sections.push({ id: 'reference', title: 'Beside the published reference', html: referenceSection(summary.reference) });
+  if (summary.emulation) sections.push({ id: 'emulation', title: 'Emulation', html: emulationSection(summary.emulation) });
   sections.push({ id: 'arms', title: 'Statistics per variant', html: summary.variants.map(variantTable).join('\n') || '<p class="muted">No variants.</p>' });
   sections.push({ id: 'latency', title: 'Latency distributions', html: await latencySection(runs, variantNames(summary)) });
   const spread = await spreadSection(summary);
