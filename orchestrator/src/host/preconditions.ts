@@ -8,12 +8,10 @@ import { existsSync, statfsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { memAvailableMiB, readProcSwaps } from './host-state.js';
 import { findMemoryHierarchy, hierarchyUsable } from './memory-cgroup.js';
+import { HostRefusal, outrankedRefusal } from './refusal.js';
 import { HOST_SWAP_PRIORITY, swapFileDir, type SwapOn } from './swap-device.js';
 
-/** The host cannot run the arm as asked; the message says what is missing and the fix. */
-export class HostRefusal extends Error {
-  override readonly name = 'HostRefusal';
-}
+export { HostRefusal } from './refusal.js';
 
 /** DRAM kept free beyond what the run itself takes: 256 MiB or 10% of what it takes. */
 export function marginMiB(needMiB: number): number {
@@ -65,8 +63,5 @@ export function checkHostSwapPossible(kind: SwapOn, sizeMiB: number, residentMiB
     }
   }
   const outranking = readProcSwaps().filter((s) => s.priority >= priority);
-  if (outranking.length) {
-    const list = outranking.map((s) => `${s.device} (priority ${s.priority})`).join(', ');
-    throw new HostRefusal(`swap already active with priority >= ${priority}: ${list}; the run's pages would go there: swapoff it for the run, or lower its priority`);
-  }
+  if (outranking.length) throw outrankedRefusal(priority, outranking);
 }

@@ -14,14 +14,19 @@
  * page cache is the storage itself and direct I/O would add nothing.
  *
  * Swap is global on Linux: while the device is on, any process on the host may swap to it
- * (ours has a high priority so the cgroup's pages go there; see preconditions.ts).
+ * (ours has a high priority so the cgroup's pages go there; see preconditions.ts). Two
+ * runs' devices at the same priority would share the cgroups' swap traffic, so creation
+ * holds a host-wide lock and refuses (HostRefusal) when a swap area at our priority or
+ * above is already on: of concurrent runs, one gets host swap, the others are refused.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import type { RunContext } from '../run/context.js';
+import { withLock } from '../image/lock.js';
 import { makeHostChange } from './host-changes.js';
 import { readProcSwaps } from './host-state.js';
+import { outrankedRefusal } from './refusal.js';
 
 export type SwapOn = 'zram' | 'tmpfs' | 'disk';
 
@@ -38,6 +43,9 @@ export interface HostSwap {
 /** The swap priority of run devices: above any ordinary swap (the kernel fills higher
  * priorities first), below the maximum 32767 so an operator can still outrank us. */
 export const HOST_SWAP_PRIORITY = 32000;
+
+/** Held while a run checks for other swap and turns its own on (see the file comment). */
+export const HOST_SWAP_LOCK = '/tmp/fluidlab-host-swap.lock';
 
 /** Where the backing file of a loop swap lives. */
 export function swapFileDir(kind: 'tmpfs' | 'disk'): string {
@@ -97,18 +105,21 @@ async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number
 /** Creates a swap device of `sizeMiB` of the given kind, mkswap, swapon at `priority`.
  * Everything is owned by `ctx` and recorded in its lease (see the file comment); call
  * preconditions.ts checkHostSwapPossible first for a clear refusal instead of a failed
- * command. Throws naming the command that failed; what was made so far is undone with
- * the run. */
+ * command. Throws HostRefusal when a swap area at `priority` or above is on (checked again
+ * under a host-wide lock, so concurrent runs cannot both pass), else naming the command
+ * that failed; what was made so far is undone with the run. */
 export async function createHostSwap(ctx: RunContext, kind: SwapOn, sizeMiB: number, opts: { priority?: number } = {}): Promise<HostSwap> {
   if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`host swap size must be a whole number of MiB ≥ 1, got ${sizeMiB}`);
   const priority = opts.priority ?? HOST_SWAP_PRIORITY;
-  let device: string;
-  let backingFile: string | undefined;
-  if (kind === 'zram') device = await makeZram(ctx, sizeMiB);
-  else ({ device, backingFile } = await makeLoop(ctx, kind, sizeMiB));
-  await run('mkswap', ['--label', `fluidlab-${ctx.runId}`.slice(0, 16), device]);
-  await makeHostChange(ctx, { kind: 'swapon', device }, async () => {
-    await run('swapon', ['--priority', String(priority), device]);
+  const { device, backingFile } = await withLock(HOST_SWAP_LOCK, { timeoutMs: 120_000 }, async () => {
+    const outranking = readProcSwaps().filter((s) => s.priority >= priority);
+    if (outranking.length) throw outrankedRefusal(priority, outranking);
+    const made = kind === 'zram' ? { device: await makeZram(ctx, sizeMiB), backingFile: undefined } : await makeLoop(ctx, kind, sizeMiB);
+    await run('mkswap', ['--label', `fluidlab-${ctx.runId}`.slice(0, 16), made.device]);
+    await makeHostChange(ctx, { kind: 'swapon', device: made.device }, async () => {
+      await run('swapon', ['--priority', String(priority), made.device]);
+    });
+    return made;
   });
   return {
     device, kind, backingFile, priority,

@@ -78,6 +78,10 @@ describe('refusals', () => {
       expect(() => checkHostSwapPossible('zram', SWAP_MIB, LIMIT_MIB)).toThrow(HostRefusal);
       expect(() => checkHostSwapPossible('tmpfs', SWAP_MIB, LIMIT_MIB)).toThrow(
         new RegExp(`swap already active with priority >= ${HOST_SWAP_PRIORITY}: .*${other.device} \\(priority 32767\\)`));
+      // createHostSwap checks again under its host-wide lock, before changing anything.
+      const recorded = readLease(ctx.runDir)?.hostChanges?.length;
+      await expect(createHostSwap(ctx, 'tmpfs', SWAP_MIB)).rejects.toThrow(HostRefusal);
+      expect(readLease(ctx.runDir)?.hostChanges?.length).toBe(recorded);
     } finally {
       await ctx.dispose();
     }
