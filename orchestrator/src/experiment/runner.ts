@@ -9,6 +9,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { ensureImage, type GuestImage } from '../image/ensure.js';
 import { defaultWorkloadsDir } from '../image/paths.js';
 import { newRunId } from '../run/context.js';
+import { resolveResultsRoot } from '../results/root.js';
 import { ResultsDir } from '../results/store.js';
 import { summarizeVariants, summaryAnnotations } from '../results/summarize.js';
 import type { RunRecord, Summary } from '../results/types.js';
@@ -46,7 +47,8 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
   const runs = expandRuns(config);
   const runId = opts.runId ?? newRunId(config.name);
   const startedAt = new Date().toISOString();
-  const results = new ResultsDir(opts.resultsRoot ?? config.results_dir, runId);
+  // No root given (a library caller, e.g. bench/): the same rule as every command.
+  const results = new ResultsDir(opts.resultsRoot ?? resolveResultsRoot({ config }).dir, runId);
   results.writeConfig(loaded.source);
 
   // Guests need the image and an accelerator; host-placed runs need neither.
