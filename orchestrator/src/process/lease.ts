@@ -172,7 +172,11 @@ export async function reapRunDir(runDir: string, opts: { force?: boolean; graceM
   const leftOnHost: HostChange[] = [];
   for (const c of [...(lease.hostChanges ?? [])].reverse()) {
     try {
-      const done = await undoHostChange(c);
+      const done = await undoHostChange(c).catch(async () => {
+        // A forced reap races the owner's own teardown (both swapoff): look again once.
+        await new Promise((r) => setTimeout(r, 500));
+        return undoHostChange(c);
+      });
       if (done) result.undoneHostChanges.push(done);
     } catch (err) {
       leftOnHost.unshift(c);
@@ -182,6 +186,7 @@ export async function reapRunDir(runDir: string, opts: { force?: boolean; graceM
   if (leftOnHost.length) {
     // Keep the run directory and a lease of what is still on the host, so that a later
     // `orchestrate down` can retry; never forget a swap device or a cgroup.
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
     writeFileSync(join(runDir, LEASE_NAME), JSON.stringify({ ...lease, processes: [], hostChanges: leftOnHost }, null, 2), { mode: 0o600 });
     return result;
   }
