@@ -1,8 +1,10 @@
 /**
  * Progress of long work (an experiment's runs): one status line with the run, its phase,
  * the elapsed time and an estimate of the time left, redrawn in place when the stream is a
- * TTY. When it is not a TTY it is quiet by default, or prints one plain line per phase
- * change (`nonTty: 'lines'`), so logs and JSON output stay clean.
+ * TTY. When it is not a TTY (piped, logged, CI) it is quiet by default, prints one plain
+ * line as each run starts and one as it ends with the elapsed time and the time left
+ * (`nonTty: 'runs'`, what `up` uses), or one plain line per phase change (`nonTty: 'lines'`,
+ * what nightly's parser reads). Plain lines never carry escape codes.
  *
  *   const p = new Progress({ total: runs.length, stream: process.stderr });
  *   p.phase(1, '001-dram-r1', 'boot');  ...  p.done(1, '001-dram-r1', 'ok');  p.finish();
@@ -22,8 +24,9 @@ export interface ProgressOptions {
   stream?: ProgressStream;
   /** Overrides stream.isTTY. */
   tty?: boolean;
-  /** Without a TTY: print nothing (default) or one line per phase change. */
-  nonTty?: 'quiet' | 'lines';
+  /** Without a TTY: print nothing (default), a line as each run starts and ends, or one
+   * line per phase change. */
+  nonTty?: 'quiet' | 'runs' | 'lines';
   /** Redraw interval on a TTY, so the clocks tick between phase changes (default 1000 ms; 0 = only on changes). */
   tickMs?: number;
   /** Clock, for tests. */
@@ -42,10 +45,11 @@ export class Progress {
   private readonly stream: ProgressStream;
   private readonly tty: boolean;
   private readonly lines: boolean;
+  private readonly runLines: boolean;
   private readonly now: () => number;
   private readonly startedAt: number;
   private readonly finishedDurations: number[] = [];
-  private current?: { index: number; runId: string; phase: ProgressPhase; runStartedAt: number; phaseEtaMs?: number; phaseAt: number };
+  private current?: { index: number; runId: string; phase?: ProgressPhase; runStartedAt: number; phaseEtaMs?: number; phaseAt: number };
   private timer?: NodeJS.Timeout;
   private drawn = false;
   private finished = false;
@@ -54,6 +58,7 @@ export class Progress {
     this.stream = opts.stream ?? process.stderr;
     this.tty = opts.tty ?? this.stream.isTTY === true;
     this.lines = !this.tty && opts.nonTty === 'lines';
+    this.runLines = !this.tty && opts.nonTty === 'runs';
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     const tick = opts.tickMs ?? 1000;
@@ -61,6 +66,17 @@ export class Progress {
       this.timer = setInterval(() => this.draw(), tick);
       this.timer.unref();
     }
+  }
+
+  /** Run `runIndex` (from 1) started (before its first phase): its clock starts here, and
+   * without a TTY in 'runs' mode one line says so, with the experiment's elapsed time and
+   * the time left. */
+  start(runIndex: number, runId: string): void {
+    if (this.finished) return;
+    const t = this.now();
+    this.current = { index: runIndex, runId, runStartedAt: t, phaseAt: t };
+    if (this.tty) this.draw();
+    else if (this.runLines) this.stream.write(`${this.prefix(runIndex)} ${runId}: started · ${this.clocks()}\n`);
   }
 
   /** Run `runIndex` (from 1) entered `phase`; `etaMs` estimates the time left in this run, if known. */
@@ -86,6 +102,7 @@ export class Progress {
       this.clear();
       this.stream.write(`${line}\n`);
     } else if (this.lines) this.stream.write(`${line}\n`);
+    else if (this.runLines) this.stream.write(`${line} · ${this.clocks()}\n`);
   }
 
   /** Stops redrawing and clears the status line. */
@@ -117,11 +134,17 @@ export class Progress {
     const cur = this.current;
     const left = this.estimateLeftMs();
     const parts = [
-      cur ? `${this.prefix(cur.index)} ${cur.runId} · ${cur.phase} ${formatDuration(t - cur.phaseAt)}` : `${this.prefix(this.finishedDurations.length)} waiting`,
+      cur ? `${this.prefix(cur.index)} ${cur.runId} · ${cur.phase ?? 'starting'} ${formatDuration(t - cur.phaseAt)}` : `${this.prefix(this.finishedDurations.length)} waiting`,
       `${formatDuration(t - this.startedAt)} elapsed`,
       left === undefined ? 'time left unknown' : `~${formatDuration(left)} left`,
     ];
     return parts.join(' · ');
+  }
+
+  /** "4m10s elapsed · ~6m left" for the whole experiment. */
+  private clocks(): string {
+    const left = this.estimateLeftMs();
+    return `${formatDuration(this.now() - this.startedAt)} elapsed · ${left === undefined ? 'time left unknown' : `~${formatDuration(left)} left`}`;
   }
 
   private prefix(index: number): string {
@@ -148,10 +171,10 @@ export type ProgressEvent =
   | { kind: 'done'; index: number; total: number; runId: string; status: 'ok' | 'failed'; note?: string };
 
 const PHASES: readonly string[] = ['boot', 'attach', 'warm-up', 'run', 'collect'];
-const PLAIN_LINE = /^\[(\d+)\/(\d+)\] (\S+): (?:(boot|attach|warm-up|run|collect)|(ok|failed) in \S+(?: \((.*)\))?)$/;
+const PLAIN_LINE = /^\[(\d+)\/(\d+)\] (\S+): (?:(boot|attach|warm-up|run|collect)|(ok|failed) in \S+(?: \((.*)\))?(?: · \S+ elapsed · [^()]*)?)$/;
 
-/** Parses one plain line (`nonTty: 'lines'`) back into its event, e.g. for a parent process
- * that reads a child's stderr; undefined for any other line. */
+/** Parses one plain line (`nonTty: 'lines'`, or an end line of 'runs') back into its event,
+ * e.g. for a parent process that reads a child's stderr; undefined for any other line. */
 export function parseProgressLine(line: string): ProgressEvent | undefined {
   const m = PLAIN_LINE.exec(line.trim());
   if (!m) return undefined;

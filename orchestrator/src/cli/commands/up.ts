@@ -4,6 +4,7 @@ import { parseArgs } from '../args.js';
 import { RESULTS_DIR_FLAGS, resultsDirFlag } from '../flags.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { describeRuns, expandRuns } from '../../experiment/expand.js';
+import { preflight } from '../../experiment/preflight.js';
 import { runExperiment } from '../../experiment/runner.js';
 import { describeSource, resolveResultsRoot } from '../../results/root.js';
 import { formatEmulation } from '../../results/emulation.js';
@@ -13,10 +14,10 @@ import { Progress } from '../../ui/progress.js';
 
 export const upCommand: Command = {
   name: 'up',
-  usage: 'up CONFIG [--dry-run] [--json] [--results-dir DIR] [--verbose]',
+  usage: 'up CONFIG [--dry-run] [--json] [--results-dir DIR] [--verbose] [--no-preflight]',
   summary: 'run the experiment: every arm x parameter x repetition; results/RUN-ID',
   async run(argv) {
-    const args = parseArgs(argv, { boolean: ['dry-run', 'json', 'verbose'], string: RESULTS_DIR_FLAGS });
+    const args = parseArgs(argv, { boolean: ['dry-run', 'json', 'verbose', 'no-preflight'], string: RESULTS_DIR_FLAGS });
     const [file] = args.positional;
     if (!file) throw new UsageError('name a config file');
     const flag = resultsDirFlag(args);
@@ -27,6 +28,7 @@ export const upCommand: Command = {
       if (err instanceof ConfigError) { console.error(err.message); return 1; }
       throw err;
     }
+    for (const w of loaded.warnings) console.error(w);
     const runs = expandRuns(loaded.config);
     const json = args.flags.has('json');
     const say = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
@@ -36,9 +38,21 @@ export const upCommand: Command = {
     say(`results: ${root.dir} (from ${describeSource(root.source)})`);
     if (args.flags.has('dry-run')) return 0;
 
+    // Before anything starts: does every run fit this host's free memory and disk?
+    if (!args.flags.has('no-preflight')) {
+      const check = preflight(loaded.config, root.dir);
+      if (!check.ok) {
+        console.error(`${file}: refused before starting anything: this host cannot hold the experiment (estimates in experiment/preflight.ts; --no-preflight runs it anyway)`);
+        for (const p of check.problems) console.error(`  ${p}`);
+        return 1;
+      }
+    }
+
     const verbose = args.flags.has('verbose');
-    // A status line with phase and time left on a TTY; quiet otherwise (nightly logs, --json).
-    const progress = new Progress({ total: runs.length, stream: process.stderr, nonTty: verbose ? 'lines' : 'quiet' });
+    // On a TTY a status line with phase and time left; otherwise (piped, logged, CI) one
+    // line as each run starts and ends on stderr, or one per phase with --verbose (what
+    // nightly parses). stdout keeps only the table, or the JSON with --json.
+    const progress = new Progress({ total: runs.length, stream: process.stderr, nonTty: verbose ? 'lines' : 'runs' });
     let result;
     try {
       result = await runExperiment(loaded, {
@@ -46,7 +60,8 @@ export const upCommand: Command = {
         events: {
           log: (l) => { if (verbose || process.stderr.isTTY) process.stderr.write(`[setup] ${l}\n`); },
           phase: (run, phase) => {
-            if (phase === 'start' || phase === 'done') return;
+            if (phase === 'start') { progress.start(run.index, run.id); return; }
+            if (phase === 'done') return;
             const etaMs = phase === 'run' && typeof run.params.duration === 'number' ? run.params.duration * 1000 : undefined;
             progress.phase(run.index, run.id, phase, etaMs);
           },
