@@ -1,25 +1,35 @@
 /**
  * Integration: `orchestrate nightly` with real small experiments (the child `orchestrate
- * up CONFIG --json` boots real guests; TCG where KVM does not work). Two nights produce a
- * history index, reports and a verdict; a synthetic faster pinned baseline turns the next
- * night into a regression (exit 1); a guest that cannot boot is exit 2; a crashed run's
- * lease is reaped first. Needs the built CLI (npm run build / scripts/setup.sh).
+ * up CONFIG --json` boots real guests; TCG where KVM does not work). A first night writes
+ * the history index, report and JUnit with no baseline; a night after a good one compares
+ * with it and gives a verdict; a synthetic faster pinned baseline makes a regression
+ * (exit 1); a guest that cannot boot is exit 2; a crashed run's lease is reaped first.
+ * Every test has its own results root and makes the earlier nights it needs itself
+ * (synthetic runs in the history index), so each runs alone and in any order.
+ * Needs the built CLI (npm run build / scripts/setup.sh).
  */
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { readHistory, type HistoryEntry } from '../../src/results/history.js';
+import { appendHistory, readHistory, type HistoryEntry } from '../../src/results/history.js';
 import { CLI_PATH } from '../../src/nightly/launch-experiment.js';
+import { resolveBaseline } from '../../src/nightly/baseline.js';
 import { runNightly } from '../../src/nightly/nightly.js';
 import { LEASE_NAME, type LeaseFile } from '../../src/process/lease.js';
 import { isSameProcess, processStartTime } from '../../src/process/procfs.js';
-import type { Summary } from '../../src/results/types.js';
+import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-nightly-'));
-const root = join(tmp, 'results');
+let roots = 0;
+/** A results root of its own for one test. */
+function freshRoot(): string {
+  const dir = join(tmp, `results-${++roots}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 // Leases of this test's runs (and the fake crashed one) stay out of the real runs dir.
 process.env.FLUIDLAB_RUNS_DIR = join(tmp, 'runs');
 const started: number[] = [];
@@ -49,7 +59,22 @@ repetitions: 2
 const config = join(tmp, 'tiny.yaml');
 writeFileSync(config, TINY);
 
-function lastEntry(): HistoryEntry {
+/** A synthetic earlier night of nightly-tiny in `root`: a results directory with both
+ * arms and an ok history line, with latency and throughput scaled by `speed` from figures
+ * far from any real TCG run (speed 1e-4: absurdly slow, any real night is better; 1e4:
+ * absurdly fast, any real night is worse). */
+function earlierNight(root: string, runId: string, speed: number, verdict: HistoryEntry['verdict'] = 'no-baseline'): HistoryEntry {
+  writeFixtureRun({ root, runId, experiment: 'nightly-tiny', variants: ['dram', 'fluidmem-dram'].map((arm) => ({
+    variant: arm, arm, kind: arm === 'dram' ? 'none' as const : 'fluidmem' as const,
+    metrics: { 'latency.ns.average': noisy(1000 / speed, 2), 'throughput.aps': noisy(1e6 * speed, 2) },
+  })) });
+  const entry: HistoryEntry = { runId, experiment: 'nightly-tiny', time: new Date().toISOString(), status: 'ok', verdict,
+    regressions: verdict === 'regression' ? ['dram: latency.ns.average +50.0%'] : [] };
+  appendHistory(root, entry);
+  return entry;
+}
+
+function lastEntry(root: string): HistoryEntry {
   const h = readHistory(root);
   expect(h.length).toBeGreaterThan(0);
   return h.at(-1)!;
@@ -64,11 +89,11 @@ describe('nightly', () => {
     expect(existsSync(CLI_PATH), `${CLI_PATH}: run 'npm run build' (or scripts/setup.sh) first`).toBe(true);
   });
 
-  let night1: HistoryEntry;
-
-  it('night 1: runs the experiment, writes report, JUnit and history; no baseline yet -> exit 0', async () => {
-    const code = await main(['nightly', config, '--results', root]);
-    night1 = lastEntry();
+  it('first night: runs the experiment, writes report, JUnit and history; no baseline yet -> exit 0', async () => {
+    const root = freshRoot();
+    const code = await main(['nightly', config, '--results-dir', root]);
+    const night1 = lastEntry(root);
+    expect(readHistory(root)).toHaveLength(1);
     expect(night1, JSON.stringify(night1)).toMatchObject({ experiment: 'nightly-tiny', status: 'ok', verdict: 'no-baseline', regressions: [] });
     expect(code).toBe(0);
     expect(night1.gitRevision).toMatch(/^[0-9a-f]{40}$/);
@@ -81,42 +106,31 @@ describe('nightly', () => {
     expect(readFileSync(join(dir, 'nightly.log'), 'utf8')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2: ok in /);
   });
 
-  let night2: HistoryEntry;
-
-  it('night 2: compares with the last good run and gives a verdict with a matching exit code', async () => {
-    const code = await main(['nightly', config, '--results', root]);
-    night2 = lastEntry();
-    expect(readHistory(root).map((e) => e.runId)).toEqual([night1.runId, night2.runId]);
-    expect(night2).toMatchObject({ status: 'ok', baseline: night1.runId });
-    // Two nights of the same code on a shared machine: either verdict is legitimate, but the
-    // exit code, the JUnit failures and the history must agree with it.
-    expect(['ok', 'regression']).toContain(night2.verdict);
-    expect(code).toBe(night2.verdict === 'regression' ? 1 : 0);
+  it('a night after a good one: compares with the last good run; no regression -> exit 0', async () => {
+    const root = freshRoot();
+    // Two earlier nights: a good one, then a regressed one (never "last good").
+    const night1 = earlierNight(root, 'night-1-slow', 1e-4);
+    earlierNight(root, 'night-1b-regressed', 1e-4, 'regression');
+    const code = await main(['nightly', config, '--results-dir', root]);
+    const night2 = lastEntry(root);
+    expect(night2).toMatchObject({ status: 'ok', baseline: night1.runId, verdict: 'ok', regressions: [] });
+    expect(code).toBe(0);
     const junit = readFileSync(night2.junit!, 'utf8');
     expect(junit).toContain(`<property name="baseline" value="${night1.runId}"/>`);
-    expect(count(junit, /<failure /g)).toBe(night2.regressions.length);
+    expect(count(junit, /<failure /g)).toBe(0);
     expect(junit).toMatch(/<testcase classname="nightly-tiny\.fluidmem-dram" name="latency\.ns\.average"/);
     const html = readFileSync(night2.report!, 'utf8');
     expect(html).toContain('Comparison with the baseline');
     expect(html).toContain(night1.runId);
   });
 
-  it('night 3 against a pinned, synthetically faster baseline: regression -> exit 1', async () => {
-    // The baseline: night 2 with a tenth of the latency and ten times the throughput (a
-    // margin no load swing on a shared machine comes near).
+  it('against a pinned, synthetically faster baseline: regression -> exit 1', async () => {
+    const root = freshRoot();
+    // The pinned baseline: ten thousand times faster than any TCG guest (a margin no load
+    // swing on a shared machine comes near); a slow good night that last-good would pick.
     const fast = 'baseline-fast';
-    cpSync(join(root, night2.runId), join(root, fast), { recursive: true });
-    const file = join(root, fast, 'summary.json');
-    const s = JSON.parse(readFileSync(file, 'utf8')) as Summary;
-    s.runId = fast;
-    for (const v of s.variants) {
-      for (const [name, m] of Object.entries(v.metrics)) {
-        const f = name === 'latency.ns.average' ? 0.1 : name === 'throughput.aps' ? 10 : 1;
-        m.values = m.values.map((x) => x * f);
-        m.mean *= f; m.min *= f; m.max *= f; m.stdev *= f;
-      }
-    }
-    writeFileSync(file, JSON.stringify(s));
+    earlierNight(root, fast, 1e4);
+    const slow = earlierNight(root, 'night-slow', 1e-4);
     writeFileSync(join(root, 'baseline-pinned.nightly-tiny'), `${fast}\n`);
 
     // A TTY-like progress stream: the child's progress lines drive the status line.
@@ -135,9 +149,9 @@ describe('nightly', () => {
     const junit = readFileSync(result.junit, 'utf8');
     expect(junit).toMatch(/<testcase classname="nightly-tiny\.dram" name="latency\.ns\.average" time="0">\n\s*<failure type="regression"/);
     expect(readFileSync(result.report!, 'utf8')).toMatch(/class="banner bad">\d+ regressions? against baseline baseline-fast/);
-    // A regressed night is not "last good": the next last-good baseline is still night 1 or 2.
-    const { resolveBaseline } = await import('../../src/nightly/baseline.js');
-    expect([night1.runId, night2.runId].map((id) => join(root, id))).toContain(resolveBaseline('last-good', 'nightly-tiny', root));
+    // A regressed night is not "last good": the next last-good baseline is still the slow one.
+    expect(readHistory(root).at(-1)).toMatchObject({ runId: result.entry.runId, verdict: 'regression' });
+    expect(resolveBaseline('last-good', 'nightly-tiny', root)).toBe(join(root, slow.runId));
   });
 
   it('a guest that cannot boot: the run failed -> exit 2 (and the crashed run before it is reaped first)', async () => {
@@ -159,7 +173,7 @@ describe('nightly', () => {
     writeFileSync(broken, TINY.replace('name: nightly-tiny', 'name: nightly-broken')
       .replace('    vcpus: 1\n', '    vcpus: 1\n    qemu_args: [-device, fluidlab-no-such-device]\n').replace('repetitions: 2', 'repetitions: 1'));
     const logs: string[] = [];
-    const result = await runNightly({ config: broken, resultsRoot: root, log: (l) => logs.push(l) });
+    const result = await runNightly({ config: broken, resultsRoot: freshRoot(), log: (l) => logs.push(l) });
     await sleeper;
     expect(isSameProcess(sleeper.pid!, lease.processes[0]!.startTime)).toBe(false);
     expect(existsSync(crashedDir)).toBe(false);
@@ -176,9 +190,10 @@ describe('nightly', () => {
   it('a config that does not load: exit 2 with the error in history and JUnit', async () => {
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(bad, 'name: nightly-bad\nvms: []\n');
-    const code = await main(['nightly', bad, '--results', root, '--junit', join(tmp, 'bad-junit.xml')]);
+    const root = freshRoot();
+    const code = await main(['nightly', bad, '--results-dir', root, '--junit', join(tmp, 'bad-junit.xml')]);
     expect(code).toBe(2);
-    const e = lastEntry();
+    const e = lastEntry(root);
     expect(e).toMatchObject({ runId: '', experiment: 'bad', status: 'failed', verdict: 'run-failed' });
     expect(e.error).toMatch(/bad\.yaml/);
     const junit = readFileSync(join(tmp, 'bad-junit.xml'), 'utf8');
@@ -188,9 +203,12 @@ describe('nightly', () => {
   it('pinned without a pinned run says how to pin one', async () => {
     const other = join(tmp, 'other.yaml');
     writeFileSync(other, TINY.replace('name: nightly-tiny', 'name: nightly-other'));
-    rmSync(join(root, 'baseline-pinned'), { force: true });
+    const root = freshRoot();
+    // A pin for another experiment does not count.
+    writeFileSync(join(root, 'baseline-pinned.nightly-tiny'), 'some-run\n');
     const result = await runNightly({ config: other, resultsRoot: root, baseline: 'pinned', log: () => {} });
     expect(result.exitCode).toBe(2);
     expect(result.entry.error).toMatch(/no pinned baseline: write a run id into .*baseline-pinned\.nightly-other/);
+    expect(readHistory(root)).toEqual([result.entry]);
   });
 });
