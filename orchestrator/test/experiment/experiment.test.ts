@@ -30,11 +30,12 @@ function ours(): { pid: number; cmd: string }[] {
   }).filter((p) => /qemu|fluidmem-monitor|redis-server/.test(p.cmd));
 }
 
-/** configs/test-tiny.yaml with its arms replaced (YAML lines) and an optional edit, in a temp file. */
+/** configs/test-tiny.yaml with its arms replaced (YAML lines) and an optional edit, in a temp
+ * file; without the emulation probe (the first test covers it). */
 function tinyVariant(arms: string, edit: (src: string) => string = (x) => x): string {
   const cfg = join(mkdtempSync(join(tmpdir(), 'fl-cfg-')), 'c.yaml');
   const src = readFileSync('configs/test-tiny.yaml', 'utf8').replace(/arms:[\s\S]*?workload:/, `arms:\n${arms}workload:`);
-  writeFileSync(cfg, edit(src));
+  writeFileSync(cfg, `${edit(src)}\nemulation_probe: false\n`);
   return cfg;
 }
 
@@ -76,6 +77,17 @@ describe('experiments end to end', () => {
 
     expect(summary.variants.map((v) => v.variant)).toEqual(['dram', 'fluidmem-dram', 'fluidmem-redis', 'swap-tmpfs']);
     expect(readdirSync(join(dir, 'logs', '003-fluidmem-redis-r1')).sort()).toEqual(['monitor.log', 'redis.log', 'vm0.qemu.log', 'vm0.serial.log', 'vm0.workload.txt']);
+    // The emulation probe ran once, before the runs, in its own guest (logs kept).
+    const emu = summary.emulation;
+    expect(emu?.skipped, JSON.stringify(emu)).toBeUndefined();
+    expect(emu?.userAccess?.factor).toBeGreaterThan(0);
+    expect(emu?.kernelPath?.factor).toBeGreaterThan(0);
+    expect(emu?.cpu.pinned).toBe(true);
+    expect(readdirSync(join(dir, 'logs', 'emulation-probe'))).toContain('vm0-emu.serial.log');
+    expect(summary.arms?.map((a) => `${a.name}:${a.placement}`)).toEqual(['dram:guest', 'fluidmem-dram:guest', 'fluidmem-redis:guest', 'swap-tmpfs:guest']);
+    if (summary.accelerator === 'tcg') {
+      expect(emu?.warnings.map((w) => w.split(':')[0])).toEqual(['fluidmem-dram vs swap-tmpfs (both in TCG guests)', 'fluidmem-redis vs swap-tmpfs (both in TCG guests)']);
+    }
     expect(leftovers()).toEqual([]);
     expect(readdirSync(runsDir)).toEqual([]);
   });
@@ -95,7 +107,9 @@ describe('experiments end to end', () => {
   });
 
   it('loses no data under heavy eviction (memverify at 4x the resident limit)', async () => {
-    const { summary, records } = await runExperiment(loadConfig('configs/integrity.yaml'), { resultsRoot });
+    const loaded = loadConfig('configs/integrity.yaml');
+    loaded.config.emulation_probe = false;
+    const { summary, records } = await runExperiment(loaded, { resultsRoot });
     expect(summary.failed, JSON.stringify(summary.runs)).toBe(0);
     for (const r of records) {
       expect(r.metrics['memverify.mismatches']).toBe(0);
