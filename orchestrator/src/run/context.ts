@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { onSignalExit } from '../process/cleanup.js';
-import { Lease, runsRoot } from '../process/lease.js';
+import { Lease, readLease, reapRunDir, runsRoot } from '../process/lease.js';
 
 export interface Disposable {
   dispose(): Promise<void>;
@@ -64,13 +64,24 @@ export class RunContext {
       errors.push(`archiving ${this.runDir}: ${(err as Error).message}`);
     }
     this.unregister();
-    const left = this.lease.remaining();
-    if (errors.length === 0 && left.length === 0) {
+    let left = this.lease.remaining();
+    if (left.length) {
+      // What no disposer got to (a signal arrived between a lease entry and its ctx.own(),
+      // or a dispose failed): the lease says what it is, so undo it the way `down` would.
+      try {
+        await reapRunDir(this.runDir);
+      } catch (err) {
+        errors.push(`reaping what the lease still lists: ${(err as Error).message}`);
+      }
+      left = readLease(this.runDir) ? left : [];
+    }
+    if (left.length === 0) {
       rmSync(this.runDir, { recursive: true, force: true });
-      return;
+      if (errors.length === 0) return;
+      throw new Error(`cleanup of run ${this.runId} had errors (everything it leased was undone): ${errors.join('; ')}`);
     }
     // Something may still run or sit on the host: the lease is how `down` finds it.
-    if (left.length) errors.push(`still in the lease: ${left.join(', ')}`);
+    errors.push(`still in the lease: ${left.join(', ')}`);
     throw new Error(`cleanup of run ${this.runId} had errors: ${errors.join('; ')}; lease kept at ${this.lease.file}; run \`orchestrate down\` to reap`);
   }
 }
