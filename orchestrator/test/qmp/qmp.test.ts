@@ -16,6 +16,7 @@ import { QmpClient, QmpClosedError, QmpError, QmpProtocolError, QmpTimeoutError 
 import { LineSplitter } from '../../src/protocol/json-lines.js';
 
 let qemu: ResultPromise | undefined;
+let qemuDir: string | undefined;
 let fake: { server: Server; dir: string; peers: Socket[] } | undefined;
 
 /** A QMP peer that greets, accepts qmp_capabilities, then answers every later command
@@ -43,7 +44,8 @@ async function startFakeQmp(reply: (id: unknown) => string): Promise<string> {
 }
 
 async function startQemu(): Promise<QmpClient> {
-  const sock = join(mkdtempSync(join(tmpdir(), 'qmp-')), 'qmp.sock');
+  qemuDir = mkdtempSync(join(tmpdir(), 'qmp-'));
+  const sock = join(qemuDir, 'qmp.sock');
   qemu = execa('qemu-system-x86_64', ['-machine', 'none', '-nodefaults', '-display', 'none', '-S', '-qmp', `unix:${sock},server=on,wait=off`], { reject: false });
   for (let i = 0; ; i++) {
     try {
@@ -59,6 +61,8 @@ afterEach(async () => {
   qemu?.kill('SIGKILL');
   await qemu;
   qemu = undefined;
+  if (qemuDir) rmSync(qemuDir, { recursive: true, force: true });
+  qemuDir = undefined;
   if (fake) {
     for (const p of fake.peers) p.destroy();
     await new Promise((r) => fake!.server.close(r));
