@@ -65,9 +65,10 @@ export class RunContext {
     }
     this.unregister();
     let left = this.lease.remaining();
-    if (left.length) {
-      // What no disposer got to (a signal arrived between a lease entry and its ctx.own(),
-      // or a dispose failed): the lease says what it is, so undo it the way `down` would.
+    if (left.length && this.lease.processes.length === 0) {
+      // Host changes or files no disposer got to (a signal arrived between a lease entry and
+      // its ctx.own(), e.g. while a swap file was preallocated): the lease says what they
+      // are, so undo them the way `down` would. A process still alive is left to `down`.
       try {
         await reapRunDir(this.runDir);
       } catch (err) {
