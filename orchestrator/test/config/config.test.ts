@@ -24,7 +24,7 @@ describe('config', () => {
     const c = parseConfig(good, 'x.yaml');
     expect(c.vms[0]).toMatchObject({ name: 'vm0', memory: 256, vcpus: 1, accelerator: 'auto' });
     expect(c.vms[0]!.timeouts.boot).toBe(180_000);
-    expect(c.arms).toEqual([{ name: 'dram', kind: 'none' }]);
+    expect(c.arms).toEqual([{ name: 'dram', kind: 'none', placement: 'guest' }]);
   });
 
   it('names file:line:col and suggests a key for an unknown key', () => {
