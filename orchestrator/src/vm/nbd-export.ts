@@ -44,19 +44,34 @@ export function nbdServerArgs(exports: NbdExportSpec[], port: number): string[] 
   return args;
 }
 
-/** Resolves true once something on host:port greets like an NBD server ("NBDMAGIC"). */
+/** Resolves true once the server on NBD_HOST:`port` sends the newstyle NBD greeting
+ * ("NBDMAGIC" "IHAVEOPT" + 2 flag bytes): the daemon sends it only from its main loop, after
+ * every export of its command line exists. The probe then leaves cleanly (client flags,
+ * NBD_OPT_ABORT), so the daemon's log shows no failed negotiation. */
 function greetsAsNbd(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: NBD_HOST, port });
     let got = Buffer.alloc(0);
-    const finish = (ok: boolean) => { sock.destroy(); clearTimeout(timer); resolve(ok); };
+    let greeted = false;
+    const finish = (ok: boolean) => { clearTimeout(timer); sock.destroy(); resolve(ok); };
     const timer = setTimeout(() => finish(false), timeoutMs);
     sock.on('data', (d: Buffer) => {
+      if (greeted) return;
       got = Buffer.concat([got, d]);
-      if (got.length >= 8) finish(got.subarray(0, 8).toString('latin1') === 'NBDMAGIC');
+      if (got.length < 18) return;
+      if (got.subarray(0, 16).toString('latin1') !== 'NBDMAGICIHAVEOPT') { finish(false); return; }
+      greeted = true;
+      const abort = Buffer.alloc(20);
+      abort.writeUInt32BE(1, 0); // client flags: fixed newstyle
+      abort.write('IHAVEOPT', 4, 'latin1');
+      abort.writeUInt32BE(2, 12); // NBD_OPT_ABORT, no data
+      abort.writeUInt32BE(0, 16);
+      sock.end(abort);
+      // The server acknowledges and closes; either way the probe succeeded.
+      setTimeout(() => finish(true), 200);
     });
-    sock.on('error', () => finish(false));
-    sock.on('close', () => finish(false));
+    sock.on('error', () => finish(greeted));
+    sock.on('close', () => finish(greeted));
   });
 }
 

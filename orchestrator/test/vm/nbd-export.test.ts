@@ -61,6 +61,8 @@ describe('NBD swap export', () => {
     expect(server.alive).toBe(false);
     expect(isSameProcess(server.pid, undefined)).toBe(false);
     expect(readLease(runDir)?.processes).toEqual([]);
+    // The readiness probe leaves with NBD_OPT_ABORT: no failed negotiation in the log.
+    expect(readFileSync(join(runDir, 'nbd.log'), 'utf8')).not.toMatch(/negotiation failed/);
   });
 
   it('after the owner is killed, down reaps the daemon and the swap file from the lease', async () => {
