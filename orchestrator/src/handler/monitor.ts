@@ -156,11 +156,11 @@ function readyLine(child: ManagedChild, opts: MonitorOptions): Promise<void> {
     });
     void child.exited.then((e) => {
       clearTimeout(timer);
-      // give the log stream a moment to receive the last stderr lines
-      setTimeout(() => reject(new MonitorStartError(
+      // exited resolves once the log has the last stderr lines
+      reject(new MonitorStartError(
         `fluidmem-monitor exited before it was ready (code ${e.code ?? '-'}, signal ${e.signal ?? '-'}); ` +
         `check --backend and socket paths. Log ${opts.logFile}:\n${child.logTail()}`,
-      )), 50);
+      ));
     });
   });
 }

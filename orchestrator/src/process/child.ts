@@ -51,7 +51,8 @@ export class ManagedChild implements OwnedProcess {
     this.proc.stdout?.pipe(this.log, { end: false });
     this.proc.stderr?.pipe(this.log, { end: false });
     opts.lease?.add(opts.role, this.pid, [opts.file, ...opts.args].join(' '));
-    this.exited = this.proc.then((r) => {
+    this.exited = this.proc.then(async (r) => {
+      await this.flushLog(); // so that logTail() after the exit has the last lines
       this.exitInfo = { code: r.exitCode, signal: r.signal ?? undefined };
       try {
         opts.lease?.remove(this.pid);
@@ -59,6 +60,14 @@ export class ManagedChild implements OwnedProcess {
         // The run directory is already gone (a teardown that did not wait for us).
       }
       return this.exitInfo;
+    });
+  }
+
+  /** Resolves once everything written to the log so far is in the file. */
+  private flushLog(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.log.writableEnded || this.log.destroyed) return resolve();
+      this.log.write('', () => resolve());
     });
   }
 
