@@ -156,6 +156,30 @@ function referenceArms(c: { arms: { name: string }[]; reference?: z.infer<typeof
   c.reference.ratios.forEach(([a, b], i) => { check(a, ['reference', 'ratios', i, 0]); check(b, ['reference', 'ratios', i, 1]); });
 }
 
+/** What the experiment is about (stats/headline.ts): the metrics whose comparison with a
+ * baseline gives verdicts (and the nightly exit code), the arm pair(s) the report's headline
+ * shows as a ratio with its interval (one pair [a, b] or a list of pairs), and the fewest
+ * repetitions per side for a verdict. */
+export const headlineSchema = z.object({
+  metrics: z.array(z.string().min(1)).min(1).default(['latency.ns.average', 'throughput.aps']),
+  compare: z.union([z.tuple([z.string(), z.string()]), z.array(z.tuple([z.string(), z.string()]))]).optional(),
+  min_repetitions: z.number().int().min(2).max(100).default(3),
+}).strict();
+
+/** Every arm headline.compare names must be an arm of the experiment. */
+function headlineArms(c: { arms: { name: string }[]; headline?: z.infer<typeof headlineSchema> }, ctx: z.RefinementCtx): void {
+  const compare = c.headline?.compare;
+  if (!compare) return;
+  const arms = c.arms.map((a) => a.name);
+  const pairs = typeof compare[0] === 'string' ? [compare as [string, string]] : (compare as [string, string][]);
+  pairs.forEach((pair, i) => pair.forEach((arm, j) => {
+    if (arms.includes(arm)) return;
+    const hint = closest(arm, arms);
+    const path = typeof compare[0] === 'string' ? ['headline', 'compare', j] : ['headline', 'compare', i, j];
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `'${arm}' is not an arm of this experiment (${hint ? `did you mean '${hint}'? ` : ''}arms: ${arms.join(', ')})` });
+  }));
+}
+
 /** /tmp/fluidlab/runs/NAME-YYYYMMDD-HHMMSS-xxxx-NNN/VM.qmp must fit a Unix socket path. */
 export const MAX_NAMES_LENGTH = 56;
 
@@ -173,6 +197,8 @@ export const configSchema = z.object({
   /** Boot one small all-DRAM guest before the runs to measure the emulation factors. */
   emulation_probe: z.boolean().default(true),
   reference: referenceSchema.optional(),
+  /** What the experiment is about: headline metrics and comparison (stats/headline.ts). */
+  headline: headlineSchema.optional(),
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
   c.vms.forEach((vm, i) => {
@@ -206,7 +232,7 @@ export const configSchema = z.object({
   for (const g of geometryIssues(c)) {
     if (g.severity === 'error') ctx.addIssue({ code: z.ZodIssueCode.custom, path: g.path, message: g.message });
   }
-}).superRefine(referenceArms);
+}).superRefine(referenceArms).superRefine(headlineArms);
 
 export type ExperimentConfig = z.infer<typeof configSchema>;
 export type VmConfig = z.infer<typeof vmSchema>;
@@ -214,3 +240,4 @@ export type ArmConfig = z.infer<typeof armSchema>;
 export type PmbenchConfig = z.infer<typeof pmbenchSchema>;
 export type WorkloadConfig = z.infer<typeof workloadSchema>;
 export type ReferenceConfig = z.infer<typeof referenceSchema>;
+export type HeadlineConfig = z.infer<typeof headlineSchema>;
