@@ -13,10 +13,11 @@ const MAIN = join(process.cwd(), 'orchestrator/src/cli/main.ts');
 
 describe('up refuses what the host cannot hold', () => {
   it('sees a child process when there is one (the watch below can fail)', async () => {
-    const sleeper = execa(process.execPath, ['-e', "require('node:child_process').spawn('sleep', ['2'], { stdio: 'inherit' }); setTimeout(() => {}, 500)"], { reject: false });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(childrenOf(sleeper.pid!)).toHaveLength(1);
-    await sleeper;
+    const parent = execa(process.execPath, ['-e', "const c = require('node:child_process').spawn('sleep', ['30'], { stdio: 'ignore' }); console.log('spawned'); process.stdin.on('data', () => { c.kill(); process.exit(0); });"], { reject: false, stdin: 'pipe' });
+    await new Promise<void>((resolve) => parent.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('spawned')) resolve(); }));
+    expect(childrenOf(parent.pid!)).toHaveLength(1);
+    parent.stdin!.end('stop\n');
+    await parent;
   });
 
   it('exits 1 with what needs how much, before starting any process', async () => {
