@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { closest } from './suggest.js';
 import { parseDurationMs, parseSizeMiB } from './units.js';
 import { geometryIssues, sizeLimitProblem } from './geometry.js';
+import { checkTimeline, timelineSchema } from './timeline.js';
 
 /** A number or string field parsed by `parse`; `expected` completes "expected ..., got X". */
 function parsedWith<T>(parse: (v: unknown) => T | undefined, expected: string) {
@@ -199,6 +200,8 @@ export const configSchema = z.object({
   reference: referenceSchema.optional(),
   /** What the experiment is about: headline metrics and comparison (stats/headline.ts). */
   headline: headlineSchema.optional(),
+  /** Timed actions during the workload (config/timeline.ts). */
+  timeline: timelineSchema,
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
   c.vms.forEach((vm, i) => {
@@ -232,7 +235,7 @@ export const configSchema = z.object({
   for (const g of geometryIssues(c)) {
     if (g.severity === 'error') ctx.addIssue({ code: z.ZodIssueCode.custom, path: g.path, message: g.message });
   }
-}).superRefine(referenceArms).superRefine(headlineArms);
+}).superRefine(referenceArms).superRefine(checkTimeline).superRefine(headlineArms);
 
 export type ExperimentConfig = z.infer<typeof configSchema>;
 export type VmConfig = z.infer<typeof vmSchema>;
