@@ -11,12 +11,20 @@
  * Any other FLUIDMEM_CAPTURE value terminates the process at load time (exit 70). For the
  * captured mapping it
  *   1. disables THP (and later ignores QEMU's MADV_HUGEPAGE/MADV_MERGEABLE on it),
- *   2. creates a userfaultfd (MISSING mode, MOVE, EVENT_REMOVE/UNMAP) and registers the
- *      region plus a private staging area of FM_STAGING_PAGES pages,
- *   3. connects to FLUIDMEM_SOCKET and sends the uffd (SCM_RIGHTS) with a JSON hello,
+ *   2. creates a userfaultfd (MISSING mode, EVENT_REMOVE/UNMAP) and registers the region;
+ *      creates a second one (MOVE, SIGBUS) that registers only a private staging area
+ *      of FM_STAGING_PAGES pages, and a staging memfd of the same size shared with the
+ *      monitor,
+ *   3. connects to FLUIDMEM_SOCKET and sends both the region's uffd and the memfd
+ *      (SCM_RIGHTS) with a JSON hello,
  *   4. starts the eviction agent thread, then returns the mapping to the caller.
  * The agent performs UFFDIO_MOVE on the monitor's behalf (the kernel only allows it
- * from a thread of the registered process) and frees staging slots; see proto.h.
+ * from a thread of the registered process), copies the moved pages into the memfd and
+ * frees its staging slots; see proto.h. Staging lives on its own userfaultfd so that
+ * freeing it posts no REMOVE event on the region's uffd (which made the monitor's
+ * installs return EAGAIN), and a read of an unpopulated slot is an immediate SIGBUS
+ * (UFFD_FEATURE_SIGBUS) instead of a fault nobody serves. The monitor never reads this
+ * process's memory, so it needs no ptrace rights (Yama ptrace_scope is irrelevant).
  * Without FLUIDMEM_REGION_BYTES the library is inert.
  *
  * Fail closed: this library keeps its own reference to the uffd, so if the monitor
@@ -34,6 +42,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +62,9 @@ typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 static mmap_fn real_mmap_p, real_mmap64_p;
 static atomic_int captured;
 static uintptr_t region_base, staging_base;
+static unsigned char *staging_copy; /* the memfd, mapped shared */
 static size_t region_len;
-static int uffd = -1, sock = -1;
+static int uffd = -1, stage_uffd = -1, sock = -1;
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -115,13 +125,24 @@ static uint64_t probe_features(void)
 	return api.features;
 }
 
-static void register_range(uintptr_t start, size_t len)
+static int new_uffd(uint64_t features, int flags)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | flags);
+	if (fd < 0)
+		die("userfaultfd() failed: %s", strerror(errno));
+	struct uffdio_api api = {.api = UFFD_API, .features = features};
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		die("UFFDIO_API(features=0x%" PRIx64 ") failed: %s", features, strerror(errno));
+	return fd;
+}
+
+static void register_range(int fd, uintptr_t start, size_t len, bool need_move)
 {
 	struct uffdio_register reg = {.range = {.start = start, .len = len},
 				      .mode = UFFDIO_REGISTER_MODE_MISSING};
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
 		die("UFFDIO_REGISTER failed: %s", strerror(errno));
-	if (!(reg.ioctls & ((__u64)1 << _UFFDIO_MOVE)))
+	if (need_move && !(reg.ioctls & ((__u64)1 << _UFFDIO_MOVE)))
 		die("kernel offers no UFFDIO_MOVE on the registered range");
 }
 
@@ -131,10 +152,18 @@ static void send_all(const void *buf, size_t len)
 		die("lost connection to fluidmem-monitor (send: %s)", strerror(errno));
 }
 
-/* ---- agent: executes EVICT / FREE requests in order ---- */
+/* ---- agent: executes EVICT requests in order ---- */
 
+/* Moves each page into its private staging slot (atomically: the guest cannot write it
+ * halfway), copies it into the memfd slot the monitor reads, then frees the private slots
+ * of the batch (no event: staging has its own uffd without EVENT_REMOVE). */
 static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 {
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (uint32_t i = 0; i < h->count; i++)
+		if (e[i].slot >= FM_STAGING_PAGES || e[i].page >= region_len / FM_PAGE_SIZE)
+			die("EVICT names slot %u / page %" PRIu64 " outside staging / the region", e[i].slot,
+			    (uint64_t)e[i].page);
 	for (uint32_t i = 0; i < h->count; i++) {
 		struct uffdio_move mv = {
 			.dst = staging_base + (uint64_t)e[i].slot * FM_PAGE_SIZE,
@@ -145,7 +174,7 @@ static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 		int st = 0;
 		for (;;) {
 			mv.move = 0;
-			if (ioctl(uffd, UFFDIO_MOVE, &mv) == 0) {
+			if (ioctl(stage_uffd, UFFDIO_MOVE, &mv) == 0) {
 				st = 0;
 				break;
 			}
@@ -157,7 +186,16 @@ static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 			break;
 		}
 		e[i].status = st;
+		if (st == 0) {
+			memcpy(staging_copy + (size_t)e[i].slot * FM_PAGE_SIZE,
+			       (const void *)(uintptr_t)mv.dst, FM_PAGE_SIZE);
+			lo = e[i].slot < lo ? e[i].slot : lo;
+			hi = e[i].slot + 1 > hi ? e[i].slot + 1 : hi;
+		}
 	}
+	if (lo < hi && sys_madvise((void *)(staging_base + (uintptr_t)lo * FM_PAGE_SIZE),
+				   (size_t)(hi - lo) * FM_PAGE_SIZE, MADV_DONTNEED) < 0)
+		die("madvise(staging, DONTNEED) failed: %s", strerror(errno));
 	h->type = FM_EVICTED;
 	send_all(h, sizeof *h + h->count * sizeof *e);
 }
@@ -183,12 +221,6 @@ static void *agent_main(void *arg)
 			    (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent))
 				die("malformed EVICT message");
 			agent_evict(h, (struct fm_evict_ent *)(h + 1));
-		} else if (h->type == FM_FREE) {
-			if (h->arg + h->count > FM_STAGING_PAGES)
-				die("malformed FREE message");
-			if (sys_madvise((void *)(staging_base + h->arg * FM_PAGE_SIZE),
-					(size_t)h->count * FM_PAGE_SIZE, MADV_DONTNEED) < 0)
-				die("madvise(staging, DONTNEED) failed: %s", strerror(errno));
 		} else {
 			die("unknown message type %u from fluidmem-monitor", h->type);
 		}
@@ -196,8 +228,8 @@ static void *agent_main(void *arg)
 	return NULL;
 }
 
-/* The agent may be blocked in madvise() waiting for the monitor to read a REMOVE
- * event; this thread notices a dead monitor regardless. */
+/* The agent may be blocked (e.g. in UFFDIO_MOVE or a send); this thread notices a dead
+ * monitor regardless. */
 static void *watchdog_main(void *arg)
 {
 	(void)arg;
@@ -248,13 +280,11 @@ static void attach_region(void *addr, size_t len)
 	uint64_t have = probe_features();
 	if (!(have & UFFD_FEATURE_MOVE))
 		die("kernel lacks UFFD_FEATURE_MOVE (needs Linux >= 6.8)");
-	uint64_t want = UFFD_FEATURE_MOVE | (have & (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP));
-	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
-		die("userfaultfd() failed: %s", strerror(errno));
-	struct uffdio_api api = {.api = UFFD_API, .features = want};
-	if (ioctl(uffd, UFFDIO_API, &api) < 0)
-		die("UFFDIO_API(features=0x%" PRIx64 ") failed: %s", want, strerror(errno));
+	if (!(have & UFFD_FEATURE_SIGBUS))
+		die("kernel lacks UFFD_FEATURE_SIGBUS");
+	uint64_t want = have & (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP);
+	uffd = new_uffd(want, O_NONBLOCK);
+	stage_uffd = new_uffd(UFFD_FEATURE_MOVE | UFFD_FEATURE_SIGBUS, 0);
 
 	size_t slen = (size_t)FM_STAGING_PAGES * FM_PAGE_SIZE;
 	void *st = real_mmap_p(NULL, slen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -262,8 +292,19 @@ static void attach_region(void *addr, size_t len)
 		die("mmap(staging) failed: %s", strerror(errno));
 	staging_base = (uintptr_t)st;
 	sys_madvise(st, slen, MADV_NOHUGEPAGE);
-	register_range(region_base, len);
-	register_range(staging_base, slen);
+	register_range(uffd, region_base, len, false);
+	register_range(stage_uffd, staging_base, slen, true);
+
+	int memfd = (int)syscall(SYS_memfd_create, "fluidmem-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0)
+		die("memfd_create(staging) failed: %s", strerror(errno));
+	if (ftruncate(memfd, (off_t)slen) < 0)
+		die("ftruncate(staging memfd) failed: %s", strerror(errno));
+	fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	void *sc = real_mmap_p(NULL, slen, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (sc == MAP_FAILED)
+		die("mmap(staging memfd) failed: %s", strerror(errno));
+	staging_copy = sc;
 
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sock < 0)
@@ -277,22 +318,25 @@ static void attach_region(void *addr, size_t len)
 
 	int n = snprintf(buf, sizeof buf,
 			 "{\"vm_id\":%s,\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,"
-			 "\"page_size\":%u,\"staging_base\":%" PRIuPTR ",\"staging_pages\":%u,"
-			 "\"features\":%" PRIu64 "}",
-			 vmid_esc, (int)getpid(), region_base, len, FM_PAGE_SIZE, staging_base,
-			 FM_STAGING_PAGES, (uint64_t)api.features);
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof cbuf);
+			 "\"page_size\":%u,\"staging_pages\":%u,\"features\":%" PRIu64 "}",
+			 vmid_esc, (int)getpid(), region_base, len, FM_PAGE_SIZE, FM_STAGING_PAGES, want);
+	int fds[2] = {uffd, memfd};
+	union {
+		char b[CMSG_SPACE(sizeof fds)];
+		struct cmsghdr align;
+	} cbuf;
+	memset(&cbuf, 0, sizeof cbuf);
 	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof cbuf};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+			    .msg_controllen = sizeof cbuf.b};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &uffd, sizeof(int));
+	cm->cmsg_len = CMSG_LEN(sizeof fds);
+	memcpy(CMSG_DATA(cm), fds, sizeof fds);
 	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != n)
 		die("sending hello to fluidmem-monitor failed: %s", strerror(errno));
+	close(memfd); /* the mapping keeps it */
 
 	struct timeval tv = {.tv_sec = 30};
 	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -5,7 +5,8 @@
  *                    [--key-prefix PREFIX]          (Redis password: FLUIDMEM_REDIS_PASSWORD)
  *
  * One thread, one epoll set: the attach listener (SOCK_SEQPACKET; each connection
- * starts with a hello carrying the userfaultfd), every VM's agent socket and uffd,
+ * starts with a hello carrying the userfaultfd, verified in hello.c), every VM's agent
+ * socket and uffd,
  * the Redis connections, control clients and a signalfd. After each batch of events
  * the loop lets deferred faults and evictions make progress, writes out pipelined
  * Redis commands and answers control requests that were waiting. SIGTERM/SIGINT:
@@ -32,78 +33,6 @@ static void usage(void)
 	fprintf(stderr, "usage: fluidmem-monitor --socket PATH --control PATH "
 			"--backend redis://HOST:PORT|unix:///PATH|dram --capacity PAGES [--key-prefix PREFIX]\n");
 	exit(2);
-}
-
-struct hello_conn { int fd; struct epref ep; };
-
-static void hello_reply(int fd, const char *msg)
-{
-	send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-static void on_hello(struct hello_conn *h)
-{
-	char buf[FM_HELLO_MAX + 1], cbuf[CMSG_SPACE(sizeof(int) * 4)];
-	struct iovec iov = {.iov_base = buf, .iov_len = FM_HELLO_MAX};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-	ssize_t n = recvmsg(h->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	int uffd = -1;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			int fds[4];
-			size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			memcpy(fds, CMSG_DATA(cm), nfd * sizeof(int));
-			for (size_t i = 0; i < nfd; i++) {
-				if (uffd < 0)
-					uffd = fds[i];
-				else
-					close(fds[i]);
-			}
-		}
-	epoll_ctl(M.epfd, EPOLL_CTL_DEL, h->fd, NULL);
-	char err[256] = "";
-	struct vm *vm = NULL;
-	if (n <= 0)
-		snprintf(err, sizeof err, "no hello");
-	else if (uffd < 0)
-		snprintf(err, sizeof err, "hello carried no userfaultfd");
-	else {
-		buf[n] = 0;
-		vm = vm_create(h->fd, uffd, buf, err, sizeof err);
-	}
-	if (vm) {
-		hello_reply(h->fd, "{\"ok\":true}");
-	} else {
-		char out[400];
-		logmsg("refused attach: %s", err);
-		snprintf(out, sizeof out, "{\"ok\":false,\"error\":\"%s\"}", err);
-		hello_reply(h->fd, out);
-		close(h->fd);
-		if (uffd >= 0)
-			close(uffd);
-	}
-	free(h);
-}
-
-static void on_attach_listen(int lfd)
-{
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		struct hello_conn *h = calloc(1, sizeof *h);
-		if (!h) {
-			close(fd);
-			continue;
-		}
-		h->fd = fd;
-		h->ep.kind = EP_HELLO;
-		h->ep.ptr = h;
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &h->ep};
-		epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
-	}
 }
 
 static void reap_vms(void)
@@ -180,12 +109,19 @@ int main(int argc, char **argv)
 
 	struct epref r_listen = {EP_LISTEN, NULL}, r_ctl = {EP_CONTROL_LISTEN, NULL}, r_sig = {EP_SIGNAL, NULL};
 	struct epoll_event ev = {.events = EPOLLIN};
+	int ep_rc = 0;
 	ev.data.ptr = &r_listen;
-	epoll_ctl(M.epfd, EPOLL_CTL_ADD, lfd, &ev);
+	ep_rc |= epoll_ctl(M.epfd, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.ptr = &r_ctl;
-	epoll_ctl(M.epfd, EPOLL_CTL_ADD, cfd, &ev);
+	ep_rc |= epoll_ctl(M.epfd, EPOLL_CTL_ADD, cfd, &ev);
 	ev.data.ptr = &r_sig;
-	epoll_ctl(M.epfd, EPOLL_CTL_ADD, sfd, &ev);
+	ep_rc |= epoll_ctl(M.epfd, EPOLL_CTL_ADD, sfd, &ev);
+	if (M.epfd < 0 || sfd < 0 || ep_rc < 0) {
+		fprintf(stderr, "fluidmem-monitor: cannot set up the event loop: %s\n", strerror(errno));
+		unlink(sock_path);
+		unlink(ctl_path);
+		return 1;
+	}
 
 	logmsg("backend %s, capacity %lld pages", backend, cap);
 	printf("fluidmem-monitor: ready\n");
@@ -199,7 +135,7 @@ int main(int argc, char **argv)
 	bool stopping = false;
 	while (!stopping) {
 		struct epoll_event evs[64];
-		int timeout = spin_ns && now_ns() - last_fault < spin_ns ? 0 : -1;
+		int timeout = spin_ns && now_ns() - last_fault < spin_ns ? 0 : hello_timeout_ms();
 		int n = epoll_wait(M.epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			logmsg("epoll_wait: %s", strerror(errno));
@@ -208,10 +144,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct epref *r = evs[i].data.ptr;
 			switch (r->kind) {
-			case EP_LISTEN: on_attach_listen(lfd); break;
+			case EP_LISTEN: hello_accept(lfd); break;
 			case EP_CONTROL_LISTEN: control_accept(cfd); break;
 			case EP_CONTROL: control_on_event(r->ptr, evs[i].events); break;
-			case EP_HELLO: on_hello(r->ptr); break;
+			case EP_HELLO: hello_on_event(r->ptr); break;
 			case EP_VMSOCK: vm_on_sock(r->ptr); break;
 			case EP_UFFD: vm_on_uffd(r->ptr); last_fault = now_ns(); break;
 			case EP_REDIS: redis_conn_event(r->ptr, evs[i].events); break;
@@ -226,6 +162,7 @@ int main(int argc, char **argv)
 		evict_tick();
 		redis_kick();
 		control_tick();
+		hello_expire();
 		reap_vms();
 	}
 	logmsg("shutting down");

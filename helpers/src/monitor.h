@@ -59,9 +59,11 @@ enum { EP_LISTEN = 1, EP_CONTROL_LISTEN, EP_CONTROL, EP_HELLO, EP_VMSOCK, EP_UFF
 struct vm {
 	uint64_t uid;
 	char id[128];
-	pid_t pid;
+	pid_t pid;   /* the peer's pid per SO_PEERCRED (never the hello's word) */
+	int pidfd;   /* held for the VM's lifetime */
 	int sock, uffd;
-	uint64_t base, size, staging_base;
+	int memfd;   /* staging memfd: staged pages are pread() from here (proto.h) */
+	uint64_t base, size;
 	uint32_t npages, staging_pages;
 	struct page *pages;
 	uint32_t lru_head, lru_tail;
@@ -90,8 +92,23 @@ extern struct monitor M;
 uint64_t now_ns(void);
 void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A hello that hello.c verified (proto.h): the region is the peer's own anonymous memory. */
+struct hello {
+	char id[128];
+	pid_t pid;
+	int pidfd, uffd, memfd;
+	uint64_t base, size;
+};
+
+/* hello.c */
+void hello_accept(int lfd);
+void hello_on_event(void *conn);
+int hello_timeout_ms(void); /* ms until the next pending hello times out, -1 if none */
+void hello_expire(void);
+
 /* vm.c */
-struct vm *vm_create(int sock, int uffd, const char *hello, char *err, size_t errlen);
+/* Attaches a verified region; on success the vm owns sock and h's descriptors. */
+struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen);
 void vm_destroy(struct vm *vm, const char *why);
 void vm_on_uffd(struct vm *vm);
 void vm_on_sock(struct vm *vm);

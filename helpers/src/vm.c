@@ -5,9 +5,10 @@
  * Redis GET reply). Placement never waits for eviction unless the resident set is
  * really full: evict_tick() keeps it `headroom` pages below capacity by sending the
  * oldest pages in batches to the agent inside the attached process, which moves them
- * into its staging area (UFFDIO_MOVE). When the agent answers, the content is read
- * with process_vm_readv, stored (DRAM) or queued for Redis (write-behind), and the
- * staging slots are freed (FM_FREE). A fault that arrives for a page of an in-flight
+ * into its staging area (UFFDIO_MOVE) and copies them into the VM's staging memfd. When
+ * the agent answers, the content is read from that memfd (pread; never from the attached
+ * process's memory), stored (DRAM) or queued for Redis (write-behind); the area is then
+ * free for the next batch. A fault that arrives for a page of an in-flight
  * batch is deferred and served from the captured content.
  *
  * Accounting invariant, at any time and per VM:
@@ -22,7 +23,6 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -257,8 +257,14 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 	if (vm->dead || vm->pages[pg].state != P_FETCHING)
 		return; /* removed meanwhile; the fault was re-queued then */
 	int r = install(vm, pg, data);
-	if (r == -2)
+	if (r == INST_REDISPATCH)
 		return;
+	if (r == INST_GONE) {
+		/* the range is being unmapped: keep the stored copy, a later fault fetches again */
+		vm->pages[pg].state = P_STORED;
+		GAUGE(vm, fetching_pages, -1);
+		return;
+	}
 	if (r < 0) {
 		vm_destroy(vm, "cannot install fetched page");
 		return;
@@ -469,10 +475,14 @@ static bool is_zero(const void *page)
 	return true;
 }
 
+/* The agent answered an EVICT: check every entry is exactly what was sent (page and the
+ * slot the monitor assigned: anything else is a protocol violation and drops the VM), then
+ * read the batch's staged pages from the VM's staging memfd with one pread(). The monitor
+ * never reads the attached process's memory, so a lying or broken agent cannot make it
+ * fault on a userfaultfd or read anything but that memfd. */
 static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 {
 	static _Alignas(64) unsigned char scratch[FM_BATCH_MAX * PS];
-	struct iovec local[FM_BATCH_MAX], remote[FM_BATCH_MAX];
 	uint64_t a = h->arg;
 	if (a >= FM_AREAS || !vm->batches[a].busy || vm->batches[a].seq != h->seq ||
 	    vm->batches[a].n != h->count) {
@@ -480,30 +490,32 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 		return;
 	}
 	struct batch *b = &vm->batches[a];
-	size_t m = 0;
+	bool moved = false;
 	for (uint32_t i = 0; i < b->n; i++) {
-		if (e[i].page != b->pages[i]) {
-			vm_destroy(vm, "agent answered a different batch");
+		if (e[i].page != b->pages[i] || e[i].slot != a * FM_BATCH_MAX + i) {
+			logmsg("vm %s: EVICTED entry %u names page %llu slot %u, sent page %u slot %llu", vm->id, i,
+			       (unsigned long long)e[i].page, e[i].slot, b->pages[i],
+			       (unsigned long long)(a * FM_BATCH_MAX + i));
+			vm_destroy(vm, "agent answered a page or slot the monitor did not assign");
 			return;
 		}
-		if (e[i].status == 0) {
-			local[m] = (struct iovec){scratch + (size_t)i * PS, PS};
-			remote[m] = (struct iovec){(void *)(uintptr_t)(vm->staging_base + (uint64_t)e[i].slot * PS), PS};
-			m++;
-		}
+		moved |= e[i].status == 0;
 	}
-	if (m) {
-		ssize_t r = process_vm_readv(vm->pid, local, m, remote, m, 0);
-		if (r != (ssize_t)(m * PS)) {
-			logmsg("vm %s: process_vm_readv: %s", vm->id, r < 0 ? strerror(errno) : "short read");
-			vm_destroy(vm, "cannot read staged pages");
-			return;
+	if (moved) {
+		size_t want = (size_t)b->n * PS;
+		off_t off = (off_t)(a * FM_BATCH_MAX * PS);
+		size_t got = 0;
+		while (got < want) {
+			ssize_t r = pread(vm->memfd, scratch + got, want - got, off + (off_t)got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				logmsg("vm %s: reading the staging memfd: %s", vm->id, r < 0 ? strerror(errno) : "short file");
+				vm_destroy(vm, "cannot read staged pages");
+				return;
+			}
+			got += (size_t)r;
 		}
-	}
-	struct fm_hdr fr = {.type = FM_FREE, .count = b->n, .seq = 0, .arg = a * FM_BATCH_MAX};
-	if (send(vm->sock, &fr, sizeof fr, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof fr) {
-		vm_destroy(vm, "agent unreachable");
-		return;
 	}
 	b->busy = false;
 	for (uint32_t i = 0; i < b->n; i++) {
@@ -604,65 +616,56 @@ void deferred_retry(void)
 
 /* ---- attach / detach ---- */
 
-static void ep_add(int fd, struct epref *ref, int kind, void *ptr)
+static int ep_add(int fd, struct epref *ref, int kind, void *ptr)
 {
 	ref->kind = kind;
 	ref->ptr = ptr;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ref};
-	epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
+	return epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-struct vm *vm_create(int sock, int uffd, const char *hello, char *err, size_t errlen)
+struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 {
-	uint64_t pid, base, size, psz, sbase, spages;
-	char id[128];
-	if (json_get_str(hello, "vm_id", id, sizeof id) < 0 || json_get_u64(hello, "pid", &pid) < 0 ||
-	    json_get_u64(hello, "base", &base) < 0 || json_get_u64(hello, "size", &size) < 0 ||
-	    json_get_u64(hello, "page_size", &psz) < 0 ||
-	    json_get_u64(hello, "staging_base", &sbase) < 0 ||
-	    json_get_u64(hello, "staging_pages", &spages) < 0) {
-		snprintf(err, errlen, "malformed hello");
-		return NULL;
-	}
-	if (strlen(id) >= sizeof id - 1) {
-		snprintf(err, errlen, "vm_id is too long (at most %zu bytes)", sizeof id - 2);
-		return NULL;
-	}
 	for (struct vm *v = M.vms; v; v = v->next) {
-		if (!v->dead && strcmp(v->id, id) == 0) {
-			snprintf(err, errlen, "vm_id '%s' is already attached (ids name key namespaces)", id);
+		if (!v->dead && strcmp(v->id, h->id) == 0) {
+			snprintf(err, errlen, "vm_id '%s' is already attached (ids name key namespaces)", h->id);
 			return NULL;
 		}
 	}
-	if (psz != PS || size == 0 || size % PS || size / PS >= NIL || spages != FM_STAGING_PAGES ||
-	    base % PS || sbase % PS) {
-		snprintf(err, errlen, "unsupported region (page size %llu, size %llu, staging %llu)",
-			 (unsigned long long)psz, (unsigned long long)size, (unsigned long long)spages);
+	if (h->size == 0 || h->size % PS || h->size / PS >= NIL) {
+		snprintf(err, errlen, "unsupported region size %llu", (unsigned long long)h->size);
 		return NULL;
 	}
 	struct vm *vm = calloc(1, sizeof *vm);
-	if (!vm || !(vm->pages = calloc(size / PS, sizeof(struct page)))) {
+	if (!vm || !(vm->pages = calloc(h->size / PS, sizeof(struct page)))) {
 		free(vm);
-		snprintf(err, errlen, "out of memory for %llu pages", (unsigned long long)(size / PS));
+		snprintf(err, errlen, "out of memory for %llu pages", (unsigned long long)(h->size / PS));
+		return NULL;
+	}
+	snprintf(vm->id, sizeof vm->id, "%s", h->id);
+	vm->pid = h->pid;
+	vm->pidfd = h->pidfd;
+	vm->sock = sock;
+	vm->uffd = h->uffd;
+	vm->memfd = h->memfd;
+	vm->base = h->base;
+	vm->size = h->size;
+	vm->npages = (uint32_t)(h->size / PS);
+	vm->staging_pages = FM_STAGING_PAGES;
+	vm->lru_head = vm->lru_tail = NIL;
+	/* a VM whose fds are not watched would hang instead of failing closed: refuse it */
+	if (ep_add(sock, &vm->ep_sock, EP_VMSOCK, vm) < 0 || ep_add(h->uffd, &vm->ep_uffd, EP_UFFD, vm) < 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		epoll_ctl(M.epfd, EPOLL_CTL_DEL, sock, NULL);
+		free(vm->pages);
+		free(vm);
 		return NULL;
 	}
 	vm->uid = ++M.next_uid;
-	snprintf(vm->id, sizeof vm->id, "%s", id);
-	vm->pid = (pid_t)pid;
-	vm->sock = sock;
-	vm->uffd = uffd;
-	vm->base = base;
-	vm->size = size;
-	vm->npages = (uint32_t)(size / PS);
-	vm->staging_base = sbase;
-	vm->staging_pages = (uint32_t)spages;
-	vm->lru_head = vm->lru_tail = NIL;
 	vm->next = M.vms;
 	M.vms = vm;
-	ep_add(sock, &vm->ep_sock, EP_VMSOCK, vm);
-	ep_add(uffd, &vm->ep_uffd, EP_UFFD, vm);
 	logmsg("vm %s attached: pid %d, %llu pages at 0x%llx", vm->id, vm->pid,
-	       (unsigned long long)vm->npages, (unsigned long long)base);
+	       (unsigned long long)vm->npages, (unsigned long long)vm->base);
 	return vm;
 }
 
@@ -690,6 +693,8 @@ void vm_destroy(struct vm *vm, const char *why)
 	epoll_ctl(M.epfd, EPOLL_CTL_DEL, vm->uffd, NULL);
 	close(vm->sock);
 	close(vm->uffd);
+	close(vm->memfd);
+	close(vm->pidfd);
 	free(vm->pages);
 	vm->pages = NULL;
 	vm->npages = 0;
