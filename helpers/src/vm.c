@@ -257,14 +257,8 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 	if (vm->dead || vm->pages[pg].state != P_FETCHING)
 		return; /* removed meanwhile; the fault was re-queued then */
 	int r = install(vm, pg, data);
-	if (r == INST_REDISPATCH)
+	if (r == -2)
 		return;
-	if (r == INST_GONE) {
-		/* the range is being unmapped: keep the stored copy, a later fault fetches again */
-		vm->pages[pg].state = P_STORED;
-		GAUGE(vm, fetching_pages, -1);
-		return;
-	}
 	if (r < 0) {
 		vm_destroy(vm, "cannot install fetched page");
 		return;
