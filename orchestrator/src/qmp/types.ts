@@ -23,6 +23,10 @@ export interface QmpCommands {
   system_powerdown: { args: undefined; ret: Record<string, never> };
   system_reset: { args: undefined; ret: Record<string, never> };
   quit: { args: undefined; ret: Record<string, never> };
+  /** virtio-balloon: the guest's target size in bytes (needs -device virtio-balloon-pci
+   * and the guest's virtio_balloon driver); query-balloon says where it is. */
+  balloon: { args: { value: number }; ret: Record<string, never> };
+  'query-balloon': { args: undefined; ret: { actual: number } };
   'human-monitor-command': { args: { 'command-line': string }; ret: string };
 }
 

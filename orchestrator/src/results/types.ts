@@ -5,6 +5,7 @@
  * where one exists (latency.ns.average, throughput.aps, read.latency.ns.p99, ...).
  */
 import type { HostFacts } from '../host/facts.js';
+import type { TimelineRecord } from './series.js';
 
 export const RUN_SCHEMA = 'fluidlab.run/1';
 export const SUMMARY_SCHEMA = 'fluidlab.summary/1';
@@ -41,6 +42,8 @@ export interface RunRecord {
   /** Latency distributions (first VM), for plots. */
   histograms?: { read?: HistogramBand[]; write?: HistogramBand[] };
   host: HostFacts;
+  /** The config's timeline as it ran (results/series.ts); the series file sits beside. */
+  timeline?: TimelineRecord;
 }
 
 export interface VmResult {
