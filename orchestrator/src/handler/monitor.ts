@@ -7,9 +7,9 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedChild, type ChildExit } from '../process/child.js';
+import { ManagedChild } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
-import type { OwnedProcess } from '../process/owned.js';
+import { ChildOwner } from '../process/child-owner.js';
 import { MonitorControl } from './control.js';
 
 export const HELPERS_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../helpers/bin');
@@ -54,10 +54,12 @@ export function attachEnv(opts: {
   };
 }
 
-export class Monitor implements OwnedProcess {
+export class Monitor extends ChildOwner {
   private disposing: Promise<void> | undefined;
 
-  private constructor(private readonly child: ManagedChild, readonly control: MonitorControl, private readonly opts: MonitorOptions) {}
+  private constructor(protected readonly child: ManagedChild, readonly control: MonitorControl, private readonly opts: MonitorOptions) {
+    super();
+  }
 
   /** Where attach libraries connect (FLUIDMEM_SOCKET). */
   get socketPath(): string {
@@ -68,26 +70,6 @@ export class Monitor implements OwnedProcess {
     return this.opts.controlPath;
   }
 
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  get exited(): Promise<ChildExit> {
-    return this.child.exited;
-  }
-
-  get hasExited(): boolean {
-    return this.child.hasExited;
-  }
-
-  describeExit(): string {
-    return this.child.describeExit();
-  }
-
-  /** The last lines of the monitor's log. */
-  logTail(lines?: number): string {
-    return this.child.logTail(lines);
-  }
 
   /** Starts the monitor; resolves once it is ready and its control socket connected.
    * On failure nothing is left running and the error carries the log tail. */
@@ -132,11 +114,6 @@ export class Monitor implements OwnedProcess {
     })();
     return this.disposing;
   }
-
-  /** @deprecated use dispose(). */
-  stop(): Promise<void> {
-    return this.dispose();
-  }
 }
 
 /** Resolves when the monitor prints its ready line; rejects on exit or timeout. */
@@ -164,8 +141,3 @@ function readyLine(child: ManagedChild, opts: MonitorOptions): Promise<void> {
     });
   });
 }
-
-/** @deprecated use Monitor.start(). */
-export const startMonitor = (opts: MonitorOptions): Promise<Monitor> => Monitor.start(opts);
-/** @deprecated use Monitor. */
-export type MonitorHandle = Monitor;

@@ -5,9 +5,9 @@
  * SIGTERM (nothing to save), then SIGKILL.
  */
 import { join } from 'node:path';
-import { ManagedChild, type ChildExit } from '../process/child.js';
+import { ManagedChild } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
-import type { OwnedProcess } from '../process/owned.js';
+import { ChildOwner } from '../process/child-owner.js';
 import { waitFor } from '../process/wait.js';
 import { RedisStore } from './redis-client.js';
 
@@ -18,9 +18,10 @@ export interface EmbeddedRedisOptions {
   startTimeoutMs?: number;
 }
 
-export class EmbeddedRedis implements OwnedProcess {
+export class EmbeddedRedis extends ChildOwner {
   readonly socketPath: string;
-  private constructor(private readonly child: ManagedChild, socketPath: string) {
+  private constructor(protected readonly child: ManagedChild, socketPath: string) {
+    super();
     this.socketPath = socketPath;
   }
 
@@ -28,26 +29,6 @@ export class EmbeddedRedis implements OwnedProcess {
     return `unix://${this.socketPath}`;
   }
 
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  get exited(): Promise<ChildExit> {
-    return this.child.exited;
-  }
-
-  get hasExited(): boolean {
-    return this.child.hasExited;
-  }
-
-  describeExit(): string {
-    return this.child.describeExit();
-  }
-
-  /** The last lines of redis.log. */
-  logTail(lines?: number): string {
-    return this.child.logTail(lines);
-  }
 
   static async start(opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
     const socketPath = join(opts.runDir, 'redis.sock');

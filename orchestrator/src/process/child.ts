@@ -125,10 +125,4 @@ export class ManagedChild implements OwnedProcess {
       throw new Error(`${(err as Error).message}: it stays in the lease${this.opts.lease ? ` ${this.opts.lease.file}` : ''}`);
     }
   }
-
-  /** @deprecated use dispose(graceMs): the same, kept for callers being migrated. */
-  async stop(graceMs?: number): Promise<ChildExit> {
-    await this.dispose(graceMs);
-    return this.exitInfo!;
-  }
 }

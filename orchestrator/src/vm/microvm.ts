@@ -7,9 +7,9 @@
  */
 import { join } from 'node:path';
 import { GuestShell, type ExecOptions, type ExecResult } from '../guest/ssh.js';
-import { ManagedChild, type ChildExit } from '../process/child.js';
+import { ManagedChild } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
-import type { OwnedProcess } from '../process/owned.js';
+import { ChildOwner } from '../process/child-owner.js';
 import { waitFor, WaitAbortedError, WaitTimeoutError } from '../process/wait.js';
 import { QmpClient } from '../qmp/client.js';
 import { freePort } from './ports.js';
@@ -45,17 +45,18 @@ export class GuestBootError extends Error {
   override name = 'GuestBootError';
 }
 
-export class MicroVM implements OwnedProcess {
+export class MicroVM extends ChildOwner {
   readonly qmpSocket: string;
   readonly serial: SerialLog;
   readonly logFile: string;
-  private readonly child: ManagedChild;
+  protected readonly child: ManagedChild;
   private qmpClient: QmpClient | undefined;
   private shell: GuestShell | undefined;
   private stopping: Promise<void> | undefined;
 
   /** Spawns QEMU (paused); `start()` is the way in. */
   private constructor(readonly opts: MicroVMOptions, readonly sshPort: number) {
+    super();
     this.qmpSocket = join(opts.runDir, `${opts.name}.qmp`);
     this.serial = new SerialLog(join(opts.runDir, `${opts.name}.serial.log`));
     this.logFile = join(opts.runDir, `${opts.name}.qemu.log`);
@@ -108,26 +109,6 @@ export class MicroVM implements OwnedProcess {
     return this.qmpClient;
   }
 
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  get exited(): Promise<ChildExit> {
-    return this.child.exited;
-  }
-
-  get hasExited(): boolean {
-    return this.child.hasExited;
-  }
-
-  describeExit(): string {
-    return this.child.describeExit();
-  }
-
-  /** The last lines of the QEMU log (the guest's console is `serial.tail()`). */
-  logTail(lines?: number): string {
-    return this.child.logTail(lines);
-  }
 
   /** Why the guest can no longer be reached, if it can't. */
   private deathReason(): string | undefined {

@@ -110,12 +110,12 @@ export class NbdServer {
         if (child.hasExited) break;
         if (await greetsAsNbd(port, 1000)) return new NbdServer(child, port);
         if (Date.now() > deadline) {
-          await child.stop();
+          await child.dispose();
           throw new Error(`qemu-storage-daemon did not serve NBD on ${NBD_HOST}:${port} within ${timeoutMs} ms (see nbd.log)\n${child.logTail()}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }
-      await child.stop();
+      await child.dispose();
       lastError = `qemu-storage-daemon failed to start: ${child.describeExit()}\n${child.logTail()}`;
       if (!/Address already in use/i.test(lastError)) break;
     }
@@ -123,6 +123,6 @@ export class NbdServer {
   }
 
   async dispose(): Promise<void> {
-    await this.child.stop(3000);
+    await this.child.dispose(3000);
   }
 }

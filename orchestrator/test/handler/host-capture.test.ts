@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import type { MonitorStats, VmStats } from '../../src/handler/control.js';
-import { attachEnv, HELPERS_BIN, startMonitor, type MonitorHandle } from '../../src/handler/monitor.js';
+import { attachEnv, HELPERS_BIN, Monitor } from '../../src/handler/monitor.js';
 import { parsePmbenchReport } from '../../src/pmbench/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -26,8 +26,8 @@ const SET_MIB = 16; // 4x capacity
 const REGION_BYTES = SET_MIB << 20;
 
 let dir: string;
-const monitors: MonitorHandle[] = [];
-const monitorLogs = new Map<MonitorHandle, string>();
+const monitors: Monitor[] = [];
+const monitorLogs = new Map<Monitor, string>();
 const children: ResultPromise[] = [];
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
@@ -41,9 +41,9 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | u
 }
 
 let seq = 0;
-async function monitor(): Promise<MonitorHandle> {
+async function monitor(): Promise<Monitor> {
   const n = ++seq;
-  const m = await startMonitor({
+  const m = await Monitor.start({
     socketPath: join(dir, `m${n}.sock`),
     controlPath: join(dir, `m${n}.ctl`),
     backend: 'dram',
@@ -62,7 +62,7 @@ function spawn(file: string, args: string[], env: Record<string, string>): Resul
 }
 
 /** Polls the stats until vmId is listed with evictions and remote fetches, or the process ends. */
-async function attachedWithPaging(m: MonitorHandle, vmId: string, proc: ResultPromise): Promise<VmStats | undefined> {
+async function attachedWithPaging(m: Monitor, vmId: string, proc: ResultPromise): Promise<VmStats | undefined> {
   let ended = false;
   void proc.finally(() => { ended = true; });
   const v = await waitFor<VmStats | null>(`${vmId} to page through the monitor`, async () => {
@@ -113,7 +113,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
   await Promise.all(children.map((c) => c.catch(() => undefined)));
-  await Promise.all(monitors.map((m) => m.stop().catch(() => undefined)));
+  await Promise.all(monitors.map((m) => m.dispose().catch(() => undefined)));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
