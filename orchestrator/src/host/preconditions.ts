@@ -9,7 +9,7 @@ import { delimiter, join } from 'node:path';
 import { memAvailableMiB, readProcSwaps } from './host-state.js';
 import { findMemoryHierarchy, hierarchyUsable } from './memory-cgroup.js';
 import { HostRefusal, outrankedRefusal } from './refusal.js';
-import { HOST_SWAP_PRIORITY, swapFileDir, type SwapOn } from './swap-device.js';
+import { HOST_SWAP_PRIORITY, type SwapOn, isRunSwap, swapFileDir } from './swap-device.js';
 
 export { HostRefusal } from './refusal.js';
 
@@ -26,7 +26,8 @@ function onPath(program: string): boolean {
  * (tmpfs/disk) or no zram-control (zram); too little MemAvailable for the resident limit +
  * swap kept in DRAM (zram, tmpfs; zram counted uncompressed, the worst case) + margin; too
  * little free space under /var/tmp for a disk swap file; a swap area already active with
- * priority ≥ ours (the kernel would swap the cgroup's pages there instead). */
+ * priority ≥ ours that is not another FluidLab run's (the kernel would swap the cgroup's
+ * pages there instead; a run's own device is waited for by createHostSwap). */
 export function checkHostSwapPossible(kind: SwapOn, sizeMiB: number, residentMiB: number, opts: { priority?: number } = {}): void {
   const priority = opts.priority ?? HOST_SWAP_PRIORITY;
   if (process.getuid?.() !== 0) {
@@ -62,6 +63,7 @@ export function checkHostSwapPossible(kind: SwapOn, sizeMiB: number, residentMiB
       throw new HostRefusal(`not enough free disk under ${dir} for a ${sizeMiB} MiB swap file (+${marginMiB(sizeMiB)} MiB margin): ${freeMiB} MiB free: free space or lower swap_size`);
     }
   }
-  const outranking = readProcSwaps().filter((s) => s.priority >= priority);
+  // Another FluidLab run's device is not a refusal: createHostSwap waits for it.
+  const outranking = readProcSwaps().filter((s) => s.priority >= priority && !isRunSwap(s.device));
   if (outranking.length) throw outrankedRefusal(priority, outranking);
 }

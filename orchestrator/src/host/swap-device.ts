@@ -15,18 +15,21 @@
  *
  * Swap is global on Linux: while the device is on, any process on the host may swap to it
  * (ours has a high priority so the cgroup's pages go there; see preconditions.ts). Two
- * runs' devices at the same priority would share the cgroups' swap traffic, so creation
- * holds a host-wide lock and refuses (HostRefusal) when a swap area at our priority or
- * above is already on: of concurrent runs, one gets host swap, the others are refused.
+ * runs' devices at the same priority would share the cgroups' swap traffic, so host swap
+ * is exclusive: creation holds a host-wide lock and checks the active swap areas at our
+ * priority or above. The host's own (any other label) is a refusal (HostRefusal); another
+ * FluidLab run's (mkswap label fluidlab-...) means wait until it is gone, so concurrent
+ * runs queue for host swap instead of failing (bounded by `waitMs`).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { execa } from 'execa';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, execaSync } from 'execa';
 import type { RunContext } from '../run/context.js';
 import { withLock } from '../image/lock.js';
 import { makeHostChange } from './host-changes.js';
 import { readProcSwaps } from './host-state.js';
-import { outrankedRefusal } from './refusal.js';
+import { HostRefusal, outrankedRefusal } from './refusal.js';
 
 export type SwapOn = 'zram' | 'tmpfs' | 'disk';
 
@@ -46,6 +49,15 @@ export const HOST_SWAP_PRIORITY = 32000;
 
 /** Held while a run checks for other swap and turns its own on (see the file comment). */
 export const HOST_SWAP_LOCK = '/tmp/fluidlab-host-swap.lock';
+
+/** The mkswap label prefix of run devices: tells a FluidLab run's swap from the host's own. */
+export const RUN_SWAP_LABEL = 'fluidlab-';
+
+/** Whether the active swap area `device` was made by a FluidLab run (its mkswap label). */
+export function isRunSwap(device: string): boolean {
+  const r = execaSync('blkid', ['-s', 'LABEL', '-o', 'value', device], { reject: false, timeout: 10_000 });
+  return r.exitCode === 0 && String(r.stdout).trim().startsWith(RUN_SWAP_LABEL);
+}
 
 /** Where the backing file of a loop swap lives. */
 export function swapFileDir(kind: 'tmpfs' | 'disk'): string {
@@ -108,19 +120,35 @@ async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number
  * command. Throws HostRefusal when a swap area at `priority` or above is on (checked again
  * under a host-wide lock, so concurrent runs cannot both pass), else naming the command
  * that failed; what was made so far is undone with the run. */
-export async function createHostSwap(ctx: RunContext, kind: SwapOn, sizeMiB: number, opts: { priority?: number } = {}): Promise<HostSwap> {
+export async function createHostSwap(ctx: RunContext, kind: SwapOn, sizeMiB: number, opts: { priority?: number; waitMs?: number } = {}): Promise<HostSwap> {
   if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`host swap size must be a whole number of MiB ≥ 1, got ${sizeMiB}`);
   const priority = opts.priority ?? HOST_SWAP_PRIORITY;
-  const { device, backingFile } = await withLock(HOST_SWAP_LOCK, { timeoutMs: 120_000 }, async () => {
-    const outranking = readProcSwaps().filter((s) => s.priority >= priority);
-    if (outranking.length) throw outrankedRefusal(priority, outranking);
-    const made = kind === 'zram' ? { device: await makeZram(ctx, sizeMiB), backingFile: undefined } : await makeLoop(ctx, kind, sizeMiB);
-    await run('mkswap', ['--label', `fluidlab-${ctx.runId}`.slice(0, 16), made.device]);
-    await makeHostChange(ctx, { kind: 'swapon', device: made.device }, async () => {
-      await run('swapon', ['--priority', String(priority), made.device]);
+  const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
+  let made: { device: string; backingFile: string | undefined } | undefined;
+  let busy: string[] = [];
+  while (!made) {
+    busy = [];
+    made = await withLock(HOST_SWAP_LOCK, { timeoutMs: 120_000 }, async () => {
+      const outranking = readProcSwaps().filter((s) => s.priority >= priority);
+      const foreign = outranking.filter((s) => !isRunSwap(s.device));
+      if (foreign.length) throw outrankedRefusal(priority, foreign);
+      if (outranking.length) {
+        busy = outranking.map((s) => s.device);
+        return undefined; // another run's: wait for it, outside the lock
+      }
+      const m = kind === 'zram' ? { device: await makeZram(ctx, sizeMiB), backingFile: undefined } : await makeLoop(ctx, kind, sizeMiB);
+      await run('mkswap', ['--label', `${RUN_SWAP_LABEL}${ctx.runId}`.slice(0, 16), m.device]);
+      await makeHostChange(ctx, { kind: 'swapon', device: m.device }, async () => {
+        await run('swapon', ['--priority', String(priority), m.device]);
+      });
+      return m;
     });
-    return made;
-  });
+    if (!made) {
+      if (Date.now() > deadline) throw new HostRefusal(`another FluidLab run has held host swap (${busy.join(', ')}) for ${Math.round((opts.waitMs ?? 1_800_000) / 1000)} s: wait for it, or if it crashed run \`orchestrate down --all\``);
+      await sleep(1000);
+    }
+  }
+  const { device, backingFile } = made;
   return {
     device, kind, backingFile, priority,
     stats: () => ({ ...(kind === 'zram' ? zramStats(device) : {}), ...swapUsage(device) }),

@@ -4,6 +4,7 @@
  * succeed by swapping; afterwards the host's swaps, loop and zram devices and cgroups are
  * what they were. Refusals: a swap area that outranks ours, too little memory or disk.
  */
+import { execa } from 'execa';
 import { readFileSync, statfsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -73,8 +74,12 @@ describe('refusals', () => {
     const ctx = new RunContext(newRunId('t-outrank'));
     const ours = [ctx.runId];
     try {
+      // The host's own swap: made like a run's, then given a label that is not FluidLab's.
       const other = await createHostSwap(ctx, 'zram', 4, { priority: 32767 });
       ours.push(`${other.device} `);
+      await execa('swapoff', [other.device]);
+      await execa('swaplabel', ['--label', 'host-own', other.device]);
+      await execa('swapon', ['--priority', '32767', other.device]);
       expect(() => checkHostSwapPossible('zram', SWAP_MIB, LIMIT_MIB)).toThrow(HostRefusal);
       expect(() => checkHostSwapPossible('tmpfs', SWAP_MIB, LIMIT_MIB)).toThrow(
         new RegExp(`swap already active with priority >= ${HOST_SWAP_PRIORITY}: .*${other.device} \\(priority 32767\\)`));
@@ -87,6 +92,24 @@ describe('refusals', () => {
     }
     expect(leftBehind(start, snapshotHostState(), ours)).toEqual([]);
     expect(() => checkHostSwapPossible('zram', SWAP_MIB, LIMIT_MIB)).not.toThrow();
+  });
+
+  it('waits for another FluidLab run\'s swap instead of refusing, up to its bound', async () => {
+    await waitForHostSwapFree();
+    const start = snapshotHostState();
+    const ctx = new RunContext(newRunId('t-queue'));
+    const ours = [ctx.runId];
+    try {
+      const other = await createHostSwap(ctx, 'zram', 4, { priority: 32767 });
+      ours.push(`${other.device} `);
+      expect(() => checkHostSwapPossible('tmpfs', SWAP_MIB, LIMIT_MIB)).not.toThrow();
+      const t0 = Date.now();
+      await expect(createHostSwap(ctx, 'tmpfs', SWAP_MIB, { waitMs: 1500 })).rejects.toThrow(/another FluidLab run has held host swap .*orchestrate down/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await ctx.dispose();
+    }
+    expect(leftBehind(start, snapshotHostState(), ours)).toEqual([]);
   });
 
   it('refuses swap in DRAM larger than MemAvailable, and a disk file larger than the free disk', () => {
