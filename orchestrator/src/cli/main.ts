@@ -11,8 +11,9 @@ import { monitorCommand } from './commands/monitor.js';
 import { reportCommand } from './commands/report.js';
 import { compareCommand } from './commands/compare.js';
 import { nightlyCommand } from './commands/nightly.js';
+import { historyCommand } from './commands/history.js';
 
-const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand, compareCommand, nightlyCommand];
+const commands: Command[] = [validateCommand, upCommand, execCommand, downCommand, doctorCommand, imageCommand, pmbenchCommand, monitorCommand, reportCommand, compareCommand, nightlyCommand, historyCommand];
 
 function usage(): string {
   const rows = commands.map((c) => `  ${c.usage.padEnd(52)} ${c.summary}`);

@@ -1,8 +1,8 @@
 /**
  * JUnit XML for CI systems: one testsuite per nightly run; one testcase per run (a failed
  * run is an <error>), or one for the experiment if it produced no results; and one testcase
- * per variant x metric with a verdict (a regression is a <failure>, too few repetitions
- * <skipped>).
+ * per variant x headline metric (a regression is a <failure>, not enough runs <skipped>).
+ * Informational metrics have no verdict, so they are no test cases.
  */
 import type { Summary } from '../results/types.js';
 import type { Comparison, MetricComparison } from '../stats/compare.js';
@@ -36,14 +36,15 @@ function pct(f: number | null): string {
 }
 
 function describe(r: MetricComparison): string {
-  return `${r.metric}: ${r.meanA} -> ${r.meanB} (n=${r.nA}/${r.nB}), change ${pct(r.change)}, CI [${pct(r.ciLow)}, ${pct(r.ciHigh)}]: ${verdictLabel(r.verdict)}`;
+  return `${r.metric}: ${r.meanA} -> ${r.meanB} (n=${r.nA}/${r.nB}), change ${pct(r.change)}, ` +
+    `${(r.level * 100).toFixed(2)}% CI [${pct(r.ciLow)}, ${pct(r.ciHigh)}]: ${verdictLabel(r.verdict)}`;
 }
 
-function metricCase(suite: string, r: MetricComparison): string {
+function metricCase(suite: string, r: MetricComparison, minRepetitions: number): string {
   const head = `    <testcase${attr({ classname: `${suite}.${r.variant}`, name: r.metric, time: 0 })}>`;
   const text = xmlEscape(describe(r));
   if (r.verdict === 'worse') return `${head}\n      <failure${attr({ type: 'regression', message: `${r.variant} ${r.metric} ${pct(r.change)} (worse)` })}>${text}</failure>\n    </testcase>`;
-  if (r.verdict === 'insufficient-data') return `${head}\n      <skipped${attr({ message: 'too few repetitions for a verdict' })}/>\n      <system-out>${text}</system-out>\n    </testcase>`;
+  if (r.verdict === 'not-enough-runs') return `${head}\n      <skipped${attr({ message: `not enough runs for a verdict (fewer than ${minRepetitions} per side)` })}/>\n      <system-out>${text}</system-out>\n    </testcase>`;
   return `${head}\n      <system-out>${text}</system-out>\n    </testcase>`;
 }
 
@@ -67,10 +68,10 @@ export function junitXml(input: JUnitInput): string {
     errors++;
     cases.push(`${head}>\n      <error${attr({ type: 'run-failed', message: (run.error ?? 'run failed').split('\n')[0] })}>${xmlEscape(run.error ?? 'run failed')}</error>\n    </testcase>`);
   }
-  for (const r of input.comparison?.rows ?? []) {
+  for (const r of (input.comparison?.rows ?? []).filter((x) => x.headline)) {
     if (r.verdict === 'worse') failures++;
-    if (r.verdict === 'insufficient-data') skipped++;
-    cases.push(metricCase(suite, r));
+    if (r.verdict === 'not-enough-runs') skipped++;
+    cases.push(metricCase(suite, r, input.comparison!.headline.minRepetitions));
   }
   const props = [
     ['runId', input.runId], ['baseline', input.baseline ?? 'none'], ['gitRevision', input.gitRevision],

@@ -1,8 +1,10 @@
 /**
  * One nightly lab run: reap what crashed runs left behind, run the experiment (child
- * process), compare it with the baseline, write the HTML report and a JUnit XML file, and
- * append one line to results/history.jsonl. Exit status: 0 no regression, 1 regression,
- * 2 the run itself failed (a run failed, or the experiment produced no results).
+ * process), compare it with the baseline, write the HTML report and a JUnit XML file, append
+ * one line to results/history.jsonl (with the night's headline figures and verdicts), and
+ * write the experiment's trend page (report/trend.ts) beside the report. Exit status: 0 no
+ * regression, 1 regression (a headline metric got worse: stats/compare.ts), 2 the run
+ * itself failed (a run failed, or the experiment produced no results).
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -11,11 +13,13 @@ import { expandRuns } from '../experiment/expand.js';
 import { gitRevision } from '../host/facts.js';
 import { listRunDirs, reapRunDir, runsRoot } from '../process/lease.js';
 import { writeReport } from '../report/build.js';
-import { appendHistory, type HistoryEntry } from '../results/history.js';
+import { writeTrend } from '../report/trend.js';
+import { appendHistory, headlineFigures, type HistoryEntry } from '../results/history.js';
 import { readResults } from '../results/store.js';
 import type { Summary } from '../results/types.js';
 import { compareSummaries, type Comparison } from '../stats/compare.js';
 import { formatComparison } from '../stats/format-comparison.js';
+import { DEFAULT_HEADLINE, headlineFromConfig, type HeadlineSpec } from '../stats/headline.js';
 import { Progress, type ProgressStream } from '../ui/progress.js';
 import { resolveBaseline, type BaselineSpec } from './baseline.js';
 import { junitXml } from './junit.js';
@@ -35,6 +39,8 @@ export interface NightlyOptions {
   junit?: string;
   /** HTML report (default RUN-DIR/report.html). */
   report?: string;
+  /** Trend page (default RUN-DIR/trend.html, beside the report). */
+  trend?: string;
   /** Messages (default: stderr). */
   log?: (line: string) => void;
   /** Progress display (default stderr; quiet when it is not a TTY). */
@@ -50,6 +56,7 @@ export interface NightlyResult {
   runDir?: string;
   junit: string;
   report?: string;
+  trend?: string;
 }
 
 function stamp(d: Date): string {
@@ -91,9 +98,11 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
   let runCount = 1;
   let baselineDir: string | undefined;
   let preError: string | undefined;
+  let headline: HeadlineSpec = DEFAULT_HEADLINE;
   try {
     const { config } = loadConfig(opts.config);
     experiment = config.name;
+    headline = headlineFromConfig(config.headline);
     runCount = expandRuns(config).length;
     baselineDir = resolveBaseline(opts.baseline ?? 'last-good', experiment, root);
     log(baselineDir ? `baseline: ${baselineDir}` : 'no baseline yet (first good run of this experiment): nothing to compare');
@@ -132,7 +141,7 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
   if (summary && baselineDir) {
     const base = readResults(baselineDir).summary;
     if (base.experiment !== summary.experiment) log(`warning: baseline ${base.runId} is of experiment '${base.experiment}', not '${summary.experiment}'`);
-    comparison = compareSummaries(base, summary, { threshold: opts.threshold });
+    comparison = compareSummaries(base, summary, { threshold: opts.threshold, headline });
     log(`comparison with ${base.runId}:\n${formatComparison(comparison)}`);
   }
 
@@ -169,12 +178,26 @@ export async function runNightly(opts: NightlyOptions): Promise<NightlyResult> {
     ...(error ? { error } : {}),
     ...(report ? { report } : {}),
     junit,
+    ...(summary ? { headline: headlineFigures(summary.variants, headline.metrics) } : {}),
+    ...(comparison ? { verdicts: comparison.rows.filter((r) => r.headline).map((r) => ({ variant: r.variant, metric: r.metric, change: r.change, verdict: r.verdict })) } : {}),
   };
+  // The trend page of this experiment: the history so far plus tonight (whose line then
+  // records where the page is).
+  let trend: string | undefined;
+  if (runDir || opts.trend) {
+    try {
+      trend = await writeTrend({ resultsRoot: root, experiment: entry.experiment, out: opts.trend ?? join(runDir!, 'trend.html'), tonight: entry });
+      entry.trend = trend;
+    } catch (err) {
+      log(`could not write the trend page: ${(err as Error).message}`);
+    }
+  }
   appendHistory(root, entry);
   const exitCode = runFailed ? EXIT_RUN_FAILED : regressions.length ? EXIT_REGRESSION : EXIT_OK;
   log(`${entry.experiment} ${entry.runId || '(no run)'}: ${entry.verdict}${regressions.length ? ` (${regressions.join(', ')})` : ''}${error ? `: ${error.split('\n')[0]}` : ''}`);
   if (logPath) log(`log: ${logPath}`);
   if (report) log(`report: ${report}`);
+  if (trend) log(`trend: ${trend}`);
   log(`junit: ${junit}`);
-  return { exitCode, entry, comparison, runDir, junit, report };
+  return { exitCode, entry, comparison, runDir, junit, report, trend };
 }

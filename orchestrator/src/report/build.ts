@@ -14,6 +14,8 @@ import { cdfRows, histogramRows, variantBands, type Op } from './distributions.j
 import { escapeHtml } from './format.js';
 import { renderPage, type PageSection } from './page.js';
 import { emulationSection, referenceSection } from './annotations.js';
+import { headlineSection } from './headline.js';
+import { headlineFromConfigText } from '../stats/headline.js';
 import { comparisonTable, hostSection, runsTable, variantTable } from './sections.js';
 import { renderSvg } from './svg.js';
 
@@ -101,7 +103,8 @@ export async function buildReportHtml(input: ReportInput): Promise<string> {
     'report generator': `fluidlab ${packageVersion('.')}`,
     'vega / vega-lite': `${packageVersion('vega')} / ${packageVersion('vega-lite')}`,
   };
-  const sections: PageSection[] = [];
+  // The headline first: the comparison the config is about (report/headline.ts).
+  const sections: PageSection[] = [{ id: 'headline', title: 'Headline', html: headlineSection(headlineFromConfigText(input.configText), summary, input.comparison) }];
   if (input.comparison) sections.push({ id: 'comparison', title: 'Comparison with the baseline', html: comparisonTable(input.comparison) });
   if (summary.reference) sections.push({ id: 'reference', title: 'Beside the published reference', html: referenceSection(summary.reference) });
   if (summary.emulation) sections.push({ id: 'emulation', title: 'Emulation', html: emulationSection(summary.emulation) });

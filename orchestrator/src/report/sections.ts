@@ -75,14 +75,17 @@ export function runsTable(summary: Summary, records: RunRecord[]): string {
   return `<table class="runs"><tr><th>run</th><th>variant</th><th>rep</th><th>status</th><th>seconds</th><th>error</th></tr>${rows}</table>`;
 }
 
+/** Every latency and throughput row against the baseline; headline rows carry the verdicts,
+ * the others are labelled informational (stats/compare.ts). */
 export function comparisonTable(c: Comparison): string {
-  const interesting = c.rows.filter((r) => r.direction !== 'informational' || r.verdict === 'changed');
+  const interesting = c.rows.filter((r) => r.headline || r.direction !== 'informational');
   const rows = interesting.map((r) => {
     const cls = r.verdict === 'worse' ? 'bad' : r.verdict === 'better' ? 'good' : '';
     return `<tr class="${cls}"><td>${e(r.variant)}</td><td class="metric">${e(r.metric)}</td><td>${formatNumber(r.meanA)}</td><td>${formatNumber(r.meanB)}</td>` +
       `<td>${formatPercent(r.change)}</td><td>[${formatPercent(r.ciLow)}, ${formatPercent(r.ciHigh)}]</td><td>${e(verdictLabel(r.verdict))}</td></tr>`;
   }).join('');
   return `<p>Baseline <code>${e(c.a.runId)}</code> → this run <code>${e(c.b.runId)}</code>; ` +
-    `${Math.round(c.confidence * 100)}% bootstrap interval over repetitions (${c.resamples} resamples), noise threshold ${formatPercent(c.threshold, 0).replace('+', '')}.</p>` +
+    `Welch intervals over repetitions; verdicts only for the headline metrics (${(c.headline.level * 100).toFixed(2)}% intervals, Bonferroni over ${c.headline.tests}), ` +
+    `others at ${Math.round(c.confidence * 100)}% and informational; noise threshold ${formatPercent(c.threshold, 0).replace('+', '')}.</p>` +
     `<table class="stats"><tr><th>variant</th><th>metric</th><th>baseline</th><th>this run</th><th>change</th><th>CI</th><th>verdict</th></tr>${rows}</table>`;
 }

@@ -1,10 +1,13 @@
 /**
  * The history index: results/history.jsonl, one JSON object per nightly run, appended.
  * Run lookup (locate-run.ts: `report`, `compare`) and the nightly last-good baseline read
- * it to find earlier runs of an experiment; it lives in results/ with the runs it indexes.
+ * it to find earlier runs of an experiment, and the trend page (report/trend.ts, `orchestrate
+ * history`) plots the headline figures each line carries; it lives in results/ with the
+ * runs it indexes.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { VariantSummary } from './types.js';
 
 export const HISTORY_NAME = 'history.jsonl';
 
@@ -24,6 +27,27 @@ export interface HistoryEntry {
   error?: string;
   report?: string;
   junit?: string;
+  /** The trend page written beside the report (report/trend.ts). */
+  trend?: string;
+  /** This night's headline metrics per variant (mean, stdev, n over repetitions): what the
+   * trend page plots, so it needs no run directory. */
+  headline?: HistoryHeadline;
+  /** The verdict of each headline metric per variant against the baseline. */
+  verdicts?: HistoryVerdict[];
+}
+
+export interface HistoryHeadline {
+  metrics: string[];
+  /** variant -> metric -> figures. */
+  values: Record<string, Record<string, { mean: number; stdev: number; n: number }>>;
+}
+
+export interface HistoryVerdict {
+  variant: string;
+  metric: string;
+  /** mean(tonight) / mean(baseline) - 1. */
+  change: number | null;
+  verdict: string;
 }
 
 /** ROOT/history.jsonl. */
@@ -55,4 +79,18 @@ export function readHistory(resultsRoot: string): HistoryEntry[] {
     } catch { /* skip a torn line */ }
   }
   return out;
+}
+
+/** The headline figures of a night: each variant's mean, stdev and n of each metric it has. */
+export function headlineFigures(variants: VariantSummary[], metrics: string[]): HistoryHeadline {
+  const values: HistoryHeadline['values'] = {};
+  for (const v of variants) {
+    const row: Record<string, { mean: number; stdev: number; n: number }> = {};
+    for (const m of metrics) {
+      const s = v.metrics[m];
+      if (s) row[m] = { mean: s.mean, stdev: s.stdev, n: s.n };
+    }
+    if (Object.keys(row).length) values[v.variant] = row;
+  }
+  return { metrics, values };
 }

@@ -18,10 +18,10 @@ describe('junitXml', () => {
     { variant: 'dram <&"\'>', arm: 'dram', kind: 'none', metrics: { 'latency.ns.average': noisy(100, 3), 'handler.faults': [5, 5, 5] } },
     { variant: 'one-rep', arm: 'one', kind: 'none', metrics: { 'latency.ns.average': [100] } }] });
   const now = writeFixtureRun({ root: tmp, runId: 'now', experiment: 'exp', variants: [
-    { variant: 'dram <&"\'>', arm: 'dram', kind: 'none', failedReps: [3], metrics: { 'latency.ns.average': noisy(150, 3), 'handler.faults': [5, 5, 5] } },
+    { variant: 'dram <&"\'>', arm: 'dram', kind: 'none', failedReps: [4], metrics: { 'latency.ns.average': noisy(150, 4), 'handler.faults': [5, 5, 5, 5] } },
     { variant: 'one-rep', arm: 'one', kind: 'none', metrics: { 'latency.ns.average': [300] } }] });
 
-  it('has one testcase per run and per variant x metric: regression = failure, failed run = error, one repetition = skipped', () => {
+  it('has one testcase per run and per variant x headline metric: regression = failure, failed run = error, too few runs = skipped', () => {
     const comparison = compareSummaries(base.summary, now.summary);
     const xml = junitXml({ experiment: 'exp', runId: 'now', baseline: 'base', timestamp: '2026-01-01T00:00:00Z', durationMs: 1234,
       summary: now.summary, comparison, gitRevision: 'abc' });
@@ -33,11 +33,12 @@ describe('junitXml', () => {
     const regression = byName.get('exp.dram <&"\'>/latency.ns.average')!;
     expect(regression.children.map((c) => c.name)).toEqual(['failure']);
     expect(regression.children[0]!.attrs.message).toMatch(/^dram <&"'> latency\.ns\.average \+\d+\.\d+% \(worse\)$/);
-    expect(byName.get('exp.dram <&"\'>/handler.faults')!.children.map((c) => c.name)).toEqual(['system-out']);
+    // Not a headline metric: no verdict, so no test case.
+    expect(byName.has('exp.dram <&"\'>/handler.faults')).toBe(false);
     expect(byName.get('exp.one-rep/latency.ns.average')!.children.map((c) => c.name)).toEqual(['skipped', 'system-out']);
     const failedRun = [...byName.values()].find((c) => c.children.some((x) => x.name === 'error'))!;
     expect(failedRun.attrs.classname).toBe('exp.runs');
-    expect(failedRun.attrs.name).toMatch(/-r3$/);
+    expect(failedRun.attrs.name).toMatch(/-r4$/);
     const props = suite.children.find((c) => c.name === 'properties')!.children.map((p) => [p.attrs.name, p.attrs.value]);
     expect(props).toEqual([['runId', 'now'], ['baseline', 'base'], ['gitRevision', 'abc'], ['threshold', '0.05']]);
   });

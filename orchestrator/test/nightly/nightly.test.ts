@@ -40,7 +40,7 @@ afterAll(() => {
 });
 
 const TINY = `name: nightly-tiny
-description: two arms, 2 repetitions of a 1 s pmbench (nightly tests)
+description: two arms, 3 repetitions of a 1 s pmbench (nightly tests)
 vms:
   - name: vm0
     memory: 256M
@@ -54,7 +54,7 @@ workload:
   pmbench:
     duration: 1
     setsize: 96M
-repetitions: 2
+repetitions: 3
 `;
 const config = join(tmp, 'tiny.yaml');
 writeFileSync(config, TINY);
@@ -66,7 +66,7 @@ writeFileSync(config, TINY);
 function earlierNight(root: string, runId: string, speed: number, verdict: HistoryEntry['verdict'] = 'no-baseline'): HistoryEntry {
   writeFixtureRun({ root, runId, experiment: 'nightly-tiny', variants: ['dram', 'fluidmem-dram'].map((arm) => ({
     variant: arm, arm, kind: arm === 'dram' ? 'none' as const : 'fluidmem' as const,
-    metrics: { 'latency.ns.average': noisy(1000 / speed, 2), 'throughput.aps': noisy(1e6 * speed, 2) },
+    metrics: { 'latency.ns.average': noisy(1000 / speed, 3), 'throughput.aps': noisy(1e6 * speed, 3) },
   })) });
   const entry: HistoryEntry = { runId, experiment: 'nightly-tiny', time: new Date().toISOString(), status: 'ok', verdict,
     regressions: verdict === 'regression' ? ['dram: latency.ns.average +50.0%'] : [] };
@@ -101,9 +101,14 @@ describe('nightly', () => {
     expect(night1.report).toBe(join(dir, 'report.html'));
     expect(readFileSync(night1.report!, 'utf8')).toContain('<svg');
     const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
-    expect(count(junit, /<testcase /g)).toBe(4); // one per run
-    expect(junit).toMatch(/<testsuite name="nightly-tiny" tests="4" failures="0" errors="0"/);
-    expect(readFileSync(join(dir, 'nightly.log'), 'utf8')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2: ok in /);
+    expect(count(junit, /<testcase /g)).toBe(6); // one per run
+    expect(junit).toMatch(/<testsuite name="nightly-tiny" tests="6" failures="0" errors="0"/);
+    expect(readFileSync(join(dir, 'nightly.log'), 'utf8')).toMatch(/\[6\/6\] 006-fluidmem-dram-r3: ok in /);
+    // The headline figures of the night are in its history line; the trend page is beside the report.
+    expect(Object.keys(night1.headline!.values).sort()).toEqual(['dram', 'fluidmem-dram']);
+    expect(night1.headline!.values['dram']!['latency.ns.average']!.n).toBe(3);
+    expect(night1.trend).toBe(join(dir, 'trend.html'));
+    expect(readFileSync(night1.trend!, 'utf8')).toContain('nightly-tiny: verdict per night');
   });
 
   it('a night after a good one: compares with the last good run; no regression -> exit 0', async () => {
@@ -137,8 +142,8 @@ describe('nightly', () => {
     const drawn: string[] = [];
     const tty = { isTTY: true, write: (c: string) => drawn.push(c) };
     const result = await runNightly({ config, resultsRoot: root, baseline: 'pinned', log: () => {}, progressStream: tty });
-    expect(drawn.join('')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2 · (boot|attach|warm-up|run|collect) /);
-    expect(drawn.join('')).toMatch(/\[4\/4\] 004-fluidmem-dram-r2: ok in \d+s\n/);
+    expect(drawn.join('')).toMatch(/\[6\/6\] 006-fluidmem-dram-r3 · (boot|attach|warm-up|run|collect) /);
+    expect(drawn.join('')).toMatch(/\[6\/6\] 006-fluidmem-dram-r3: ok in \d+s\n/);
     expect(result.exitCode).toBe(1);
     expect(result.entry).toMatchObject({ status: 'ok', verdict: 'regression', baseline: fast });
     for (const variant of ['dram', 'fluidmem-dram']) {
@@ -149,6 +154,11 @@ describe('nightly', () => {
     const junit = readFileSync(result.junit, 'utf8');
     expect(junit).toMatch(/<testcase classname="nightly-tiny\.dram" name="latency\.ns\.average" time="0">\n\s*<failure type="regression"/);
     expect(readFileSync(result.report!, 'utf8')).toMatch(/class="banner bad">\d+ regressions? against baseline baseline-fast/);
+    expect(result.entry.verdicts!.filter((v) => v.verdict === 'worse')).toHaveLength(4);
+    // Three nights on the trend page; tonight's regression is marked.
+    const trend = readFileSync(result.trend!, 'utf8');
+    expect(trend).toContain('nightly-tiny (3 nights)');
+    expect(trend).toMatch(/<td class="metric bad">regression<\/td>/);
     // A regressed night is not "last good": the next last-good baseline is still the slow one.
     expect(readHistory(root).at(-1)).toMatchObject({ runId: result.entry.runId, verdict: 'regression' });
     expect(resolveBaseline('last-good', 'nightly-tiny', root)).toBe(join(root, slow.runId));
@@ -171,7 +181,7 @@ describe('nightly', () => {
 
     const broken = join(tmp, 'broken.yaml');
     writeFileSync(broken, TINY.replace('name: nightly-tiny', 'name: nightly-broken')
-      .replace('    vcpus: 1\n', '    vcpus: 1\n    qemu_args: [-device, fluidlab-no-such-device]\n').replace('repetitions: 2', 'repetitions: 1'));
+      .replace('    vcpus: 1\n', '    vcpus: 1\n    qemu_args: [-device, fluidlab-no-such-device]\n').replace('repetitions: 3', 'repetitions: 1'));
     const logs: string[] = [];
     const result = await runNightly({ config: broken, resultsRoot: freshRoot(), log: (l) => logs.push(l) });
     await sleeper;

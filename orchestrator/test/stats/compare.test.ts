@@ -1,9 +1,11 @@
 /**
  * `orchestrate compare` on synthetic results directories: a known shift is found with the
- * right sign and verdict, identical distributions are not flagged, the noise threshold and
- * informational metrics behave, and A/B resolve from ids, directories and experiment names.
+ * right sign and verdict, identical distributions are not flagged, the noise threshold
+ * behaves, verdicts come only from the headline metrics (config, flags or defaults) with
+ * enough repetitions, a quantized metric's one-bucket move is not a regression, and A/B
+ * resolve from ids, directories and experiment names.
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -65,8 +67,13 @@ describe('compare', () => {
     const thr = row(c, 'throughput.aps');
     expect(thr.change!).toBeLessThan(-0.1);
     expect(thr.verdict).toBe('worse');
-    expect(row(c, 'handler.evictions').verdict).toBe('no-change');
+    expect(row(c, 'handler.evictions').verdict).toBe('informational');
     expect(c.regressions.map((r) => r.metric).sort()).toEqual(['latency.ns.average', 'throughput.aps']);
+    // Two headline tests: each interval at 97.5% (Bonferroni for 95% overall).
+    expect(c.headline).toMatchObject({ metrics: ['latency.ns.average', 'throughput.aps'], minRepetitions: 3, tests: 2 });
+    expect(c.headline.level).toBeCloseTo(0.975, 12);
+    expect(lat.level).toBeCloseTo(0.975, 12);
+    expect(row(c, 'handler.evictions').level).toBe(0.95);
   });
 
   it('--fail-on-regression exits 1 only when B is significantly worse', async () => {
@@ -88,11 +95,12 @@ describe('compare', () => {
     const c = compareSummaries(a.summary, shuffled.summary);
     for (const r of c.rows) {
       expect(r.change).toBeCloseTo(0, 12);
-      expect(r.verdict).toBe('no-change');
+      expect(r.verdict).toBe(r.headline ? 'no-change' : 'informational');
     }
     const redrawn = run('b-redrawn', levels(4));
     const c2 = compareSummaries(a.summary, redrawn.summary);
-    expect(c2.rows.map((r) => r.verdict)).toEqual(['no-change', 'no-change', 'no-change']);
+    expect(c2.rows.map((r) => [r.metric, r.verdict])).toEqual([
+      ['latency.ns.average', 'no-change'], ['throughput.aps', 'no-change'], ['handler.evictions', 'informational']]);
   });
 
   it('applies the noise threshold: a small but certain shift is flagged only under a lower threshold', async () => {
@@ -107,11 +115,55 @@ describe('compare', () => {
     expect(low.threshold).toBe(0.02);
   });
 
-  it('calls a significant change of an informational metric changed, not a regression', () => {
+  it('gives a metric outside the headline no verdict (informational), however much it moved', () => {
     const more = run('b-evict', { ...base, 'handler.evictions': noisy(140_000, REPS, 0.01, 1) });
     const c = compareSummaries(a.summary, more.summary);
-    expect(row(c, 'handler.evictions').verdict).toBe('changed');
+    expect(row(c, 'handler.evictions').verdict).toBe('informational');
+    expect(row(c, 'handler.evictions').change!).toBeGreaterThan(0.9);
     expect(c.regressions).toEqual([]);
+  });
+
+  it("judges by the headline of B's config.yaml, or by --metrics", async () => {
+    const hl = run('b-hl', { ...base, 'handler.evictions': noisy(140_000, REPS, 0.01, 1) });
+    const cfg = join(hl.dir, 'config.yaml');
+    writeFileSync(cfg, `${readFileSync(cfg, 'utf8')}headline:\n  metrics: [handler.evictions]\n  min_repetitions: 4\n`);
+    const c = await cliJson(['a', 'b-hl', '--results', root]);
+    expect(c.headline).toMatchObject({ metrics: ['handler.evictions'], minRepetitions: 4, tests: 1 });
+    expect(row(c, 'handler.evictions')).toMatchObject({ headline: true, verdict: 'changed' });
+    expect(row(c, 'latency.ns.average').verdict).toBe('informational');
+    const flagged = await cliJson(['a', 'b-slow', '--results', root, '--metrics', 'throughput.aps']);
+    expect(flagged.regressions.map((r) => r.metric)).toEqual(['throughput.aps']);
+    expect(row(flagged, 'latency.ns.average').verdict).toBe('informational');
+  });
+
+  it('says "not enough runs" with 2 repetitions a side (quickstart), and a one-bucket move of the handler p99 is no regression', async () => {
+    // The case of issue 12: two repetitions per side, handler.fault_latency_ns.p99 one bucket
+    // up (16384 -> 19112 ns, +16.7%), which the percentile bootstrap called worse with
+    // interval [+16.7%, +16.7%].
+    const two = (lat: number, p99: number) => ({ 'latency.ns.average': [lat, lat * 1.01], 'throughput.aps': [1e5, 1.01e5], 'handler.fault_latency_ns.p99': [p99, p99] });
+    run('q-a', two(3000, 16384));
+    run('q-b', two(3030, 19112));
+    const c = await cliJson(['q-a', 'q-b', '--results', root, '--metrics', 'latency.ns.average,handler.fault_latency_ns.p99']);
+    expect(row(c, 'handler.fault_latency_ns.p99')).toMatchObject({ verdict: 'not-enough-runs', resolution: 0.25 });
+    expect(row(c, 'latency.ns.average').verdict).toBe('not-enough-runs');
+    expect(c.regressions).toEqual([]);
+    // With enough runs the same one-bucket move is still not a verdict (resolution 25%).
+    const c2 = await cliJson(['q-a', 'q-b', '--results', root, '--metrics', 'handler.fault_latency_ns.p99', '--min-repetitions', '2']);
+    expect(row(c2, 'handler.fault_latency_ns.p99')).toMatchObject({ verdict: 'no-change', threshold: 0.25 });
+    expect(row(c2, 'handler.fault_latency_ns.p99').ciLow!).toBeLessThan(row(c2, 'handler.fault_latency_ns.p99').ciHigh!);
+  });
+
+  it('flags a +20% latency shift at 3 repetitions a side with 3% noise, Bonferroni over 4 variants x 2 metrics', () => {
+    const variants = (shift: number, phase: number) => ['v1', 'v2', 'v3', 'v4'].map((v, i) => ({
+      variant: v, arm: v, kind: 'fluidmem' as const,
+      metrics: { 'latency.ns.average': noisy(3000 * (i + 1) * (v === 'v2' ? shift : 1), 3, 0.03, phase + i), 'throughput.aps': noisy(1e5 / (i + 1), 3, 0.03, phase + i) },
+    }));
+    const before = writeFixtureRun({ root, runId: 's-a', variants: variants(1, 0) });
+    const after = writeFixtureRun({ root, runId: 's-b', variants: variants(1.2, 3) });
+    const c = compareSummaries(before.summary, after.summary);
+    expect(c.headline.tests).toBe(8);
+    expect(c.headline.level).toBeCloseTo(1 - 0.05 / 8, 12);
+    expect(c.regressions.map((r) => `${r.variant} ${r.metric}`)).toEqual(['v2 latency.ns.average']);
   });
 
   it('is repeatable: the same inputs give the same intervals', () => {
@@ -133,7 +185,7 @@ describe('compare', () => {
     expect(await main(['compare', a.dir, slow.dir])).toBe(0);
     const text = out.join('\n');
     expect(text).toMatch(/fluidmem-dram\s+latency\.ns\.average\s+.*\+\d+\.\d%\s+\[\+\d+\.\d%, \+\d+\.\d%\]\s+worse/);
-    expect(text).toContain('2 worse, 0 better');
+    expect(text).toContain('headline: 2 worse, 0 better, 0 no significant change of 2; 1 informational metrics (no verdict)');
   });
 
   it('rejects a bad threshold with the usage', async () => {

@@ -1,82 +1,117 @@
 /**
- * Bootstrap statistics (pure logic): the Monte-Carlo percentile interval against the exact
- * bootstrap distribution enumerated independently, degenerate cases with known answers,
- * repeatability of the seeded PRNG, and the verdict rules.
+ * Statistics (pure logic): Student's t against published table values, the Welch interval's
+ * coverage and power by simulation (a seeded generator in this file), the quantization
+ * rule, and the verdict rules (headline only, enough runs, threshold, resolution).
  */
 import { describe, expect, it } from 'vitest';
-import { bootstrapRelativeChange } from '../../src/stats/bootstrap.js';
-import { mean, quantileSorted, stdev } from '../../src/stats/describe.js';
+import { quantileSorted } from '../../src/stats/describe.js';
 import { metricDirection } from '../../src/stats/direction.js';
-import { seededRandom } from '../../src/stats/prng.js';
+import { metricResolution } from '../../src/stats/resolution.js';
+import { studentTCdf, studentTQuantile } from '../../src/stats/student-t.js';
 import { verdictFor } from '../../src/stats/verdict.js';
+import { welchRelativeChange } from '../../src/stats/welch.js';
 
-/** Every ordered resample of `values` (n^n of them, equally likely) -> its mean. */
-function allResampleMeans(values: number[]): number[] {
-  const n = values.length;
-  const out: number[] = [];
-  const idx = new Array<number>(n).fill(0);
-  for (;;) {
-    out.push(idx.reduce((s, i) => s + values[i]!, 0) / n);
-    let k = 0;
-    while (k < n && ++idx[k]! === n) idx[k++] = 0;
-    if (k === n) return out;
-  }
+/** Seeded normal draws (mulberry32 + Box-Muller), independent of the code under test. */
+function normals(seed: number): () => number {
+  let a = seed >>> 0;
+  const u = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
-/** Exact bootstrap distribution of mean(B*)/mean(A*) - 1, and its quantile by inverting the CDF. */
-function exactQuantiles(a: number[], b: number[], qs: number[]): number[] {
-  const ma = allResampleMeans(a);
-  const mb = allResampleMeans(b);
-  const ratios: number[] = [];
-  for (const x of ma) for (const y of mb) ratios.push(y / x - 1);
-  ratios.sort((p, q) => p - q);
-  return qs.map((q) => ratios[Math.min(ratios.length - 1, Math.max(0, Math.ceil(q * ratios.length) - 1))]!);
-}
-
-describe('bootstrap interval of the relative change', () => {
-  const a = [100, 104, 97, 110];
-  const b = [121, 118, 130, 115];
-
-  it('matches the exact bootstrap distribution (all 4^4 x 4^4 resamples enumerated)', () => {
-    const [lo, hi] = exactQuantiles(a, b, [0.025, 0.975]);
-    const ci = bootstrapRelativeChange(a, b, { resamples: 40_000, seed: 7 });
-    expect(ci.change).toBeCloseTo(mean(b) / mean(a) - 1, 12);
-    // Monte-Carlo error of a 2.5% quantile with 40k draws is well under 0.5 percentage points here.
-    expect(Math.abs(ci.low! - lo!)).toBeLessThan(0.005);
-    expect(Math.abs(ci.high! - hi!)).toBeLessThan(0.005);
-    expect(ci.low!).toBeGreaterThan(0);
-  });
-
-  it('is degenerate when every repetition has the same value (analytic: [r-1, r-1])', () => {
-    const ci = bootstrapRelativeChange([200, 200, 200], [150, 150], { resamples: 500 });
-    expect(ci).toMatchObject({ change: -0.25, low: -0.25, high: -0.25 });
-  });
-
-  it('is repeatable for a seed and differs for another seed', () => {
-    // Enough distinct repetitions that the bootstrap distribution is nearly continuous.
-    const a8 = [101.3, 97.2, 104.9, 99.1, 102.6, 95.8, 100.4, 103.7];
-    const b8 = [108.1, 111.9, 104.2, 109.5, 113.3, 106.6, 110.8, 107.4];
-    const x = bootstrapRelativeChange(a8, b8, { seed: 3 });
-    expect(bootstrapRelativeChange(a8, b8, { seed: 3 })).toEqual(x);
-    const y = bootstrapRelativeChange(a8, b8, { seed: 4 });
-    expect(y.low).not.toBe(x.low);
-    expect(y.change).toBe(x.change);
-  });
-
-  it('has a null change when A averages 0, and rejects empty groups', () => {
-    expect(bootstrapRelativeChange([0, 0], [1, 2]).change).toBeNull();
-    expect(() => bootstrapRelativeChange([], [1])).toThrow(/at least one repetition/);
+describe("Student's t", () => {
+  it('matches table quantiles (two-sided 95%, 99%, 99.8%) and the normal limit', () => {
+    const table: [number, number, number][] = [
+      [0.975, 1, 12.7062], [0.975, 2, 4.3027], [0.975, 4, 2.7764], [0.975, 10, 2.2281], [0.975, 30, 2.0423],
+      [0.995, 3, 5.8409], [0.999, 5, 5.8934], [0.975, Infinity, 1.96],
+    ];
+    for (const [p, df, t] of table) expect(studentTQuantile(p, df)).toBeCloseTo(t, 3);
+    expect(studentTQuantile(0.025, 4)).toBeCloseTo(-2.7764, 3);
+    expect(studentTCdf(0, 3)).toBeCloseTo(0.5, 12);
+    expect(studentTCdf(2.7764, 4)).toBeCloseTo(0.975, 4);
+    // Non-integer degrees of freedom (Welch): between its neighbours.
+    const q = studentTQuantile(0.975, 3.5);
+    expect(q).toBeLessThan(studentTQuantile(0.975, 3));
+    expect(q).toBeGreaterThan(studentTQuantile(0.975, 4));
   });
 });
 
-describe('seeded PRNG', () => {
-  it('is uniform enough on [0,1) (mean and variance of 100k draws)', () => {
-    const r = seededRandom(42);
-    const xs = Array.from({ length: 100_000 }, r);
-    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...xs)).toBeLessThan(1);
-    expect(mean(xs)).toBeCloseTo(0.5, 2);
-    expect(stdev(xs) ** 2).toBeCloseTo(1 / 12, 2);
+describe('Welch interval of the relative change', () => {
+  it('has the nominal coverage for 3 vs 3 repetitions of the same thing (5000 simulated A/A pairs)', () => {
+    const z = normals(11);
+    let covered = 0;
+    const N = 5000;
+    for (let i = 0; i < N; i++) {
+      const a = [0, 0, 0].map(() => 1000 * (1 + 0.05 * z()));
+      const b = [0, 0, 0].map(() => 1000 * (1 + 0.05 * z()));
+      const ci = welchRelativeChange(a, b, { confidence: 0.95 });
+      if (ci.low! <= 0 && ci.high! >= 0) covered++;
+    }
+    // Welch is slightly conservative at so few degrees of freedom: 95-97.5%.
+    expect(covered / N).toBeGreaterThan(0.94);
+    expect(covered / N).toBeLessThan(0.985);
+  });
+
+  /** Share of simulated +20% shifts (noise `cv`, `n` runs a side) whose interval at the
+   * Bonferroni level for `tests` tests lies above 0. */
+  function power(n: number, cv: number, tests: number, seed: number): number {
+    const z = normals(seed);
+    let found = 0;
+    const N = 1000;
+    for (let i = 0; i < N; i++) {
+      const a = Array.from({ length: n }, () => 1000 * (1 + cv * z()));
+      const b = Array.from({ length: n }, () => 1200 * (1 + cv * z()));
+      if (welchRelativeChange(a, b, { confidence: 1 - 0.05 / tests }).low! > 0) found++;
+    }
+    return found / N;
+  }
+
+  it('finds a +20% shift with 3% noise: 3 runs a side for the 2 default headline tests, 5 runs for 8 tests', () => {
+    expect(power(3, 0.03, 2, 5)).toBeGreaterThan(0.9);
+    expect(power(5, 0.03, 8, 6)).toBeGreaterThan(0.9);
+    // What Bonferroni costs at 3 runs: 8 tests find it less often than 2 do.
+    expect(power(3, 0.03, 8, 5)).toBeLessThan(power(3, 0.03, 2, 5));
+  });
+
+  it('is the ratio of means with an interval around it, wider at a higher level', () => {
+    const a = [100, 110, 90];
+    const b = [120, 130, 110];
+    const ci95 = welchRelativeChange(a, b);
+    expect(ci95.change).toBeCloseTo(0.2, 12);
+    expect(ci95.low!).toBeLessThan(0.2);
+    expect(ci95.high!).toBeGreaterThan(0.2);
+    // Welch-Satterthwaite df for these two: between 2 and 4.
+    expect(ci95.df!).toBeGreaterThan(2);
+    expect(ci95.df!).toBeLessThan(4);
+    const ci99 = welchRelativeChange(a, b, { confidence: 0.99 });
+    expect(ci99.low!).toBeLessThan(ci95.low!);
+    expect(ci99.high!).toBeGreaterThan(ci95.high!);
+  });
+
+  it('has no interval from one repetition, and adds a quantized metric resolution as noise', () => {
+    expect(welchRelativeChange([100], [120, 121])).toMatchObject({ change: expect.closeTo(0.2048, 3), low: null, high: null });
+    // Each side's values in one bucket: without the resolution the interval would be a point
+    // ([+25%, +25%], what the percentile bootstrap gave); with it, it has the width of the
+    // rounding (and a one-step change is no verdict: see 'verdicts' below).
+    const q = welchRelativeChange([16384, 16384], [20480, 20480], { resolution: 0.25 });
+    expect(q.change).toBeCloseTo(0.25, 12);
+    expect(q.high! - q.low!).toBeGreaterThan(0.35);
+    expect(q.df).toBe(Infinity);
+    expect(welchRelativeChange([16384, 16384], [20480, 20480]).low).toBeCloseTo(0.25, 12);
+    expect(() => welchRelativeChange([], [1])).toThrow(/at least one repetition/);
+  });
+});
+
+describe('metric resolution', () => {
+  it('knows the handler histogram (4 buckets per power of two) and LKP bucket percentiles', () => {
+    expect(metricResolution('handler.fault_latency_ns.p99')).toBe(0.25);
+    expect(metricResolution('read.latency.99%.ns')).toBe(1 / 16);
+    expect(metricResolution('latency.ns.average')).toBe(0);
+    expect(metricResolution('latency.ns.p99')).toBe(0);
   });
 });
 
@@ -89,7 +124,7 @@ describe('descriptive statistics', () => {
 });
 
 describe('verdicts', () => {
-  const sig = { change: 0.2, low: 0.1, high: 0.3, confidence: 0.95, resamples: 2000 };
+  const sig = { change: 0.2, low: 0.1, high: 0.3, confidence: 0.95, df: 4 };
   const opts = { threshold: 0.05 };
   const n = { a: 3, b: 3 };
 
@@ -101,7 +136,7 @@ describe('verdicts', () => {
     expect(metricDirection('read.latency.ns.256-512%')).toBe('informational');
   });
 
-  it('calls a significant rise worse for latency, better for throughput, changed otherwise', () => {
+  it('calls a significant rise worse for latency, better for throughput, changed for a metric without direction', () => {
     expect(verdictFor('latency.ns.average', sig, n, opts)).toBe('worse');
     expect(verdictFor('throughput.aps', sig, n, opts)).toBe('better');
     expect(verdictFor('vmstat.pswpin', sig, n, opts)).toBe('changed');
@@ -110,13 +145,20 @@ describe('verdicts', () => {
     expect(verdictFor('throughput.aps', drop, n, opts)).toBe('worse');
   });
 
-  it('needs the CI to exclude 0 and the change to exceed the threshold', () => {
+  it('gives no verdict outside the headline: informational', () => {
+    expect(verdictFor('latency.ns.p99', sig, n, { ...opts, headline: false })).toBe('informational');
+  });
+
+  it('needs the interval to exclude 0 and the change to exceed the threshold and one resolution step', () => {
     expect(verdictFor('latency.ns.average', { ...sig, low: -0.01 }, n, opts)).toBe('no-change');
     expect(verdictFor('latency.ns.average', { ...sig, change: 0.04, low: 0.03, high: 0.05 }, n, opts)).toBe('no-change');
     expect(verdictFor('latency.ns.average', { ...sig, change: 0.04, low: 0.03, high: 0.05 }, n, { threshold: 0.01 })).toBe('worse');
+    expect(verdictFor('handler.fault_latency_ns.p99', sig, n, { ...opts, resolution: 0.25 })).toBe('no-change');
+    expect(verdictFor('handler.fault_latency_ns.p99', { ...sig, change: 0.5, high: 0.9 }, n, { ...opts, resolution: 0.25 })).toBe('worse');
   });
 
-  it('gives no verdict from a single repetition', () => {
-    expect(verdictFor('latency.ns.average', sig, { a: 1, b: 3 }, opts)).toBe('insufficient-data');
+  it('says "not enough runs" below the minimum repetitions (default 3), never worse', () => {
+    expect(verdictFor('latency.ns.average', sig, { a: 2, b: 3 }, opts)).toBe('not-enough-runs');
+    expect(verdictFor('latency.ns.average', sig, { a: 2, b: 2 }, { ...opts, minRepetitions: 2 })).toBe('worse');
   });
 });
