@@ -70,7 +70,7 @@ export function pageKey(prefix: string, vmId: string, page: number): string {
   return `{${prefix}${vmId}:${chunkOf(page)}}:${page}`;
 }
 
-/** The pattern that matches every page key of a prefix (for SCAN ... MATCH on each master). */
-export function pageKeyPattern(prefix: string): string {
-  return `{${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+/** What every page key under `prefix` starts with (the run's keys to count or remove). */
+export function pageKeyStart(prefix: string): string {
+  return `{${prefix}`;
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { CHUNK_PAGES, crc16, hashedPart, keySlot, pageKey, pageKeyPattern } from '../../src/kvstore/key-slot.js';
+import { CHUNK_PAGES, crc16, hashedPart, keySlot, pageKey, pageKeyStart } from '../../src/kvstore/key-slot.js';
 
 const require = createRequire(import.meta.url);
 const ioredisSlot = require('cluster-key-slot') as (key: string | Buffer) => number;
@@ -119,8 +119,8 @@ describe('pageKey', () => {
     for (const n of perMaster) expect(n / chunks).toBeGreaterThan(0.2);
   });
 
-  it('has a SCAN pattern that matches its keys only', () => {
-    expect(pageKeyPattern('fluidlab:r1:')).toBe('{fluidlab:r1:*');
-    expect(pageKeyPattern('a*b')).toBe('{a\\*b*');
+  it('starts every key of a prefix with {PREFIX', () => {
+    expect(pageKey('fluidlab:r1:', 'vm1', 70000).startsWith(pageKeyStart('fluidlab:r1:'))).toBe(true);
+    expect(pageKey('fluidlab:r10:', 'vm1', 0).startsWith(pageKeyStart('fluidlab:r1:'))).toBe(false);
   });
 });
