@@ -143,8 +143,11 @@ static void wake(struct vm *vm, uint32_t pg)
 }
 
 /* Install a page (src == NULL: the zero page). 0: installed; 1: something was already
- * mapped there (woken instead); -2: the page's state changed while we waited for a
- * concurrent non-cooperative event (caller re-dispatches); -1: fatal. */
+ * mapped there (woken instead); 2: the range is no longer registered (being unmapped:
+ * ENOENT; the faulting thread is woken, retries and meets the unmapped range or faults
+ * again; the UNMAP event cleans the state up); -2: the page's state changed while we
+ * waited for a concurrent non-cooperative event (caller re-dispatches); -1: fatal. */
+enum { INST_OK = 0, INST_EXISTS = 1, INST_GONE = 2, INST_REDISPATCH = -2, INST_FATAL = -1 };
 static int install(struct vm *vm, uint32_t pg, const void *src)
 {
 	uint64_t addr = vm->base + (uint64_t)pg * PS;
@@ -162,7 +165,11 @@ static int install(struct vm *vm, uint32_t pg, const void *src)
 			return 0;
 		if (errno == EEXIST) {
 			wake(vm, pg);
-			return 1;
+			return INST_EXISTS;
+		}
+		if (errno == ENOENT) {
+			wake(vm, pg);
+			return INST_GONE;
 		}
 		if (errno != EAGAIN) {
 			logmsg("vm %s: UFFDIO_%s of page %u failed: %s", vm->id, src ? "COPY" : "ZEROPAGE",
@@ -178,6 +185,38 @@ static int install(struct vm *vm, uint32_t pg, const void *src)
 	}
 }
 
+/* A fault on a page believed RESIDENT is either a duplicate message (the page is mapped:
+ * ZEROPAGE fails with EEXIST, wake the thread) or the page was discarded behind our back:
+ * a REMOVE (MADV_DONTNEED) whose event we read before the kernel zapped the range, while
+ * we installed the page for a fault raised earlier. The kernel has zapped it since, so
+ * the page's content is zero: ZEROPAGE installs exactly that. Only waking would let the
+ * vCPU fault again forever. */
+static void resolve_resident(struct vm *vm, uint32_t pg, uint64_t t0)
+{
+	struct page *p = &vm->pages[pg];
+	int r = install(vm, pg, NULL);
+	if (r == INST_EXISTS || r == INST_GONE)
+		return;
+	if (r == INST_REDISPATCH) {
+		defer(vm, pg, t0);
+		M.progress = true;
+		return;
+	}
+	if (r == INST_FATAL) {
+		vm_destroy(vm, "cannot install pages");
+		return;
+	}
+	/* discarded after we installed it: account the discard, then the fresh zero fill */
+	logmsg("vm %s: page %u was discarded after it was installed (a REMOVE raced its fault); "
+	       "zero-filled again", vm->id, pg);
+	lru_unlink(vm, pg);
+	GAUGE(vm, resident_pages, -1);
+	COUNT(vm, removed_pages, 1);
+	drop_remote(vm, p, pg);
+	COUNT(vm, zero_fills, 1);
+	place(vm, pg, t0);
+}
+
 void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	if (vm->dead)
@@ -185,7 +224,7 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 	struct page *p = &vm->pages[pg];
 	switch (p->state) {
 	case P_RESIDENT:
-		wake(vm, pg);
+		resolve_resident(vm, pg, t0);
 		return;
 	case P_FETCHING:
 		return; /* the GET reply serves it */
@@ -204,7 +243,7 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 	switch (p->state) {
 	case P_ABSENT:
 		r = install(vm, pg, NULL);
-		if (r == -2)
+		if (r == INST_REDISPATCH || r == INST_GONE)
 			break;
 		if (r < 0)
 			goto fatal;
@@ -213,7 +252,7 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 		break;
 	case P_QUEUED:
 		r = install(vm, pg, wb_page(p->slot));
-		if (r == -2)
+		if (r == INST_REDISPATCH || r == INST_GONE)
 			break;
 		if (r < 0)
 			goto fatal;
@@ -231,7 +270,7 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 			break;
 		}
 		r = install(vm, pg, dram_page(p->slot));
-		if (r == -2)
+		if (r == INST_REDISPATCH || r == INST_GONE)
 			break;
 		if (r < 0)
 			goto fatal;
@@ -242,7 +281,7 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 		place(vm, pg, t0);
 		break;
 	}
-	if (r == -2) {
+	if (r == INST_REDISPATCH) {
 		defer(vm, pg, t0); /* state changed under us: dispatch again from the main loop */
 		M.progress = true;
 	}
@@ -257,8 +296,14 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 	if (vm->dead || vm->pages[pg].state != P_FETCHING)
 		return; /* removed meanwhile; the fault was re-queued then */
 	int r = install(vm, pg, data);
-	if (r == -2)
+	if (r == INST_REDISPATCH)
 		return;
+	if (r == INST_GONE) {
+		/* the range is being unmapped: keep the stored copy, a later fault fetches again */
+		vm->pages[pg].state = P_STORED;
+		GAUGE(vm, fetching_pages, -1);
+		return;
+	}
 	if (r < 0) {
 		vm_destroy(vm, "cannot install fetched page");
 		return;

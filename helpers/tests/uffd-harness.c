@@ -13,6 +13,15 @@
  *   final:   verify every byte of the region; print one JSON line with the result.
  * With --hold the process then waits for a line (or EOF) on stdin before exiting, so
  * the caller can read the monitor's stats while the region is still attached.
+ *
+ * --discard-race: instead of the phases above, every thread works on the same --pages
+ * pages while one more thread keeps discarding random ranges of them (MADV_DONTNEED,
+ * 1..--discard-max pages, one per --discard-every worker operations), so REMOVE events race faults (and evictions) on the same
+ * pages. Each worker owns one 8-byte lane of every page and writes tagged values
+ * (page, thread, counter); a lane must read back as 0 (discarded) or a tag of its own
+ * page and lane, every byte outside the lanes must be 0, and a worker's own lane must
+ * read its last write or 0. Ends after --ops operations per worker; prints the JSON line.
+ * A handler that only wakes a fault on a page the kernel discarded hangs here.
  * Exit status: 0 all bytes correct, 1 corruption found, 2 usage/setup error. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -126,6 +135,91 @@ static void *phase2(void *p)
 	return NULL;
 }
 
+/* ---- --discard-race ---- */
+
+static int discard_race;
+static size_t discard_max = 8, discard_every = 16;
+static atomic_int workers_left;
+static atomic_ulong discards;
+
+static uint64_t tag(size_t pg, size_t lane, uint64_t n)
+{
+	return ((uint64_t)pg << 40) | ((uint64_t)lane << 32) | (n & 0xffffffffu) | 1;
+}
+
+static void race_bad(size_t pg, unsigned long nbytes)
+{
+	atomic_fetch_add(&corrupt_bytes, nbytes);
+	atomic_fetch_add(&corrupt_pages, 1);
+	long expect = -1;
+	atomic_compare_exchange_strong(&first_bad, &expect, (long)pg);
+}
+
+static void *race_worker(void *p)
+{
+	size_t id = ((struct targ *)p)->id;
+	uint64_t s = seed * 0x9E3779B97F4A7C15ull + id + 101;
+	for (uint64_t i = 1; i <= ops; i++) {
+		size_t pg = (size_t)(rng(&s) % ws_pages);
+		volatile uint64_t *lanes = (volatile uint64_t *)(region + pg * PS);
+		uint64_t v = tag(pg, id, i);
+		lanes[id] = v;
+		uint64_t back = lanes[id];
+		if (back != v && back != 0)
+			race_bad(pg, 8);
+		size_t other = (size_t)(rng(&s) % nthreads);
+		uint64_t o = lanes[other];
+		if (o != 0 && (o >> 32) != (((uint64_t)pg << 8) | other))
+			race_bad(pg, 8);
+		uint64_t tail = lanes[PS / 8 - 1 - (size_t)(rng(&s) % (PS / 8 - nthreads))];
+		if (tail != 0)
+			race_bad(pg, 8);
+		atomic_fetch_add(&checked_bytes, 24);
+		atomic_fetch_add(&done_ops, 1);
+	}
+	atomic_fetch_sub(&workers_left, 1);
+	return NULL;
+}
+
+static void *race_discarder(void *p)
+{
+	(void)p;
+	uint64_t s = seed * 0xD1B54A32D192ED03ull + 977;
+	unsigned long next = 0;
+	while (atomic_load(&workers_left) > 0) {
+		/* paced by the workers' progress: a discard per --discard-every operations, so
+		 * faults keep getting served between REMOVE events (a discarder in a tight loop
+		 * keeps an event pending nearly all the time and starves every install) */
+		if (atomic_load(&done_ops) < next) {
+			usleep(20);
+			continue;
+		}
+		next = atomic_load(&done_ops) + discard_every;
+		size_t pg = (size_t)(rng(&s) % ws_pages), n = 1 + (size_t)(rng(&s) % discard_max);
+		if (pg + n > ws_pages)
+			n = ws_pages - pg;
+		if (madvise(region + pg * PS, n * PS, MADV_DONTNEED) == 0)
+			atomic_fetch_add(&discards, 1);
+	}
+	return NULL;
+}
+
+static void run_discard_race(void)
+{
+	pthread_t t[65], d;
+	struct targ a[64];
+	atomic_store(&workers_left, (int)nthreads);
+	for (size_t i = 0; i < nthreads; i++) {
+		a[i].id = i;
+		pthread_create(&t[i], NULL, race_worker, &a[i]);
+	}
+	pthread_create(&d, NULL, race_discarder, NULL);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(d, NULL);
+	atomic_store(&removes, atomic_load(&discards));
+}
+
 static void run(void *(*fn)(void *))
 {
 	pthread_t t[64];
@@ -147,7 +241,9 @@ static void on_usr1(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: uffd-harness --region-pages N --pages W [--ops N] [--threads T] [--seed S]\n"
-			"                    [--remove-pct P] [--until-signal] [--hold]\n");
+			"                    [--remove-pct P] [--until-signal] [--hold]\n"
+			"       uffd-harness --discard-race --region-pages N --pages W [--ops N] [--threads T]\n"
+			"                    [--discard-max PAGES] [--discard-every OPS] [--seed S] [--hold]\n");
 	exit(2);
 }
 
@@ -158,6 +254,8 @@ int main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--until-signal"))
 			until_signal = 1;
+		else if (!strcmp(a, "--discard-race"))
+			discard_race = 1;
 		else if (!strcmp(a, "--hold"))
 			hold = 1;
 		else if (!v)
@@ -172,13 +270,17 @@ int main(int argc, char **argv)
 			nthreads = strtoul(v, NULL, 10), i++;
 		else if (!strcmp(a, "--seed"))
 			seed = strtoull(v, NULL, 10), i++;
+		else if (!strcmp(a, "--discard-every"))
+			discard_every = strtoul(v, NULL, 10), i++;
+		else if (!strcmp(a, "--discard-max"))
+			discard_max = strtoul(v, NULL, 10), i++;
 		else if (!strcmp(a, "--remove-pct"))
 			remove_pct = (unsigned)strtoul(v, NULL, 10), i++;
 		else
 			usage();
 	}
 	if (!region_pages || !ws_pages || ws_pages > region_pages || !nthreads || nthreads > 64 ||
-	    nthreads > ws_pages || remove_pct > 40)
+	    nthreads > ws_pages || remove_pct > 40 || !discard_max || (discard_race && nthreads > 32))
 		usage();
 	signal(SIGUSR1, on_usr1);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -203,12 +305,17 @@ int main(int argc, char **argv)
 	}
 	printf("attached region %zu pages, working set %zu pages\n", region_pages, ws_pages);
 
-	run(phase1);
-	printf("phase1 done\n");
-	run(phase2);
-	printf("phase2 done\n");
-	for (size_t pg = 0; pg < region_pages; pg++)
-		check_page(pg);
+	if (discard_race) {
+		run_discard_race();
+		printf("race done\n");
+	} else {
+		run(phase1);
+		printf("phase1 done\n");
+		run(phase2);
+		printf("phase2 done\n");
+		for (size_t pg = 0; pg < region_pages; pg++)
+			check_page(pg);
+	}
 	unsigned long bad = atomic_load(&corrupt_bytes);
 	printf("{\"ok\":%s,\"pages\":%zu,\"region_pages\":%zu,\"ops\":%lu,\"removes\":%lu,"
 	       "\"checked_bytes\":%lu,\"corrupt_bytes\":%lu,\"corrupt_pages\":%lu,\"first_corrupt_page\":%ld}\n",
