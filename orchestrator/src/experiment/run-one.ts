@@ -22,6 +22,7 @@ import { residentMiB, type RunSpec } from './expand.js';
 import { delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
 import { setUpMemoryArm, type MemoryArm } from './memory-arm.js';
 import { guestTarget, runWorkload, type WorkloadOutcome, type WorkloadPhase } from './workload.js';
+import { TimelineWindow } from './timeline-window.js';
 
 export type RunPhase = 'start' | 'boot' | 'attach' | WorkloadPhase | 'collect' | 'done';
 
@@ -83,19 +84,21 @@ async function redisFacts(arm: MemoryArm): Promise<{ info: Record<string, string
 
 /** Runs the workload in every guest at once and collects each guest's counters around
  * it. The handler is shared: its stats are read once before and once after (post-flush). */
-async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, spec: RunSpec): Promise<(VmResult & { outcome: WorkloadOutcome })[]> {
+async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, spec: RunSpec, window?: TimelineWindow): Promise<(VmResult & { outcome: WorkloadOutcome })[]> {
   const names = spec.vms.map((v) => v.name);
   const vmstatBefore = await Promise.all(vms.map((vm) => readVmstat(vm)));
   const handlerBefore = arm.monitor ? await arm.monitor.control.stats() : undefined;
+  window?.start(); // the timeline's t = 0: the workload command starts
   const outcomes = await Promise.all(vms.map(async (vm, i) => {
     const outcome = await runWorkload(guestTarget(vm), o.config.workload, spec.params, {
       timeoutMs: spec.vms[i]!.timeouts.command,
       onOutput: o.onOutput,
-      onPhase: i === 0 ? o.onPhase : undefined,
+      onPhase: i === 0 ? (p) => { window?.mark(p); o.onPhase?.(p); } : undefined,
     });
     writeFileSync(join(o.logDir, `${names[i]}.workload.txt`), outcome.output);
     return outcome;
   }));
+  await window?.stop();
   o.onPhase?.('collect');
   const vmstatAfter = await Promise.all(vms.map((vm) => readVmstat(vm)));
   let handlerAfter: MonitorStats | undefined;
@@ -167,7 +170,9 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
       vms.push(vm);
     }
     await Promise.all(vms.map((vm) => vm.waitForSsh()));
-    const results = await measureGuests(vms, arm, o, spec);
+    const window = await TimelineWindow.open(ctx, { config: o.config, spec, arm, vms, logDir: o.logDir });
+    const results = await measureGuests(vms, arm, o, spec, window);
+    if (window) record.timeline = await window.stop();
     for (const { outcome, ...vmResult } of results) record.vms.push(vmResult);
     const first = results[0]!;
     record.metrics = first.metrics;

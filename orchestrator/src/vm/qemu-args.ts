@@ -54,7 +54,9 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-append', spec.cmdline,
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=net0',
-    '-device', 'virtio-balloon-pci',
+    // deflate-on-oom: a balloon the timeline inflates too far gives pages back before the
+    // guest's OOM killer would pick a process (config/timeline.ts balloon actions).
+    '-device', 'virtio-balloon-pci,deflate-on-oom=on',
     '-device', 'pvpanic',
   ];
   (spec.disks ?? []).forEach((d, i) => {

@@ -4,6 +4,7 @@ import { parseArgs } from '../args.js';
 import { RESULTS_DIR_FLAGS, resultsDirFlag } from '../flags.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { describeRuns, expandRuns } from '../../experiment/expand.js';
+import { describeTimeline, timelineArms } from '../../config/timeline.js';
 import { preflight } from '../../experiment/preflight.js';
 import { runExperiment } from '../../experiment/runner.js';
 import { describeSource, resolveResultsRoot } from '../../results/root.js';
@@ -34,6 +35,8 @@ export const upCommand: Command = {
     const say = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
     say(`${loaded.config.name}: ${runs.length} run(s)`);
     for (const line of describeRuns(runs)) say(`  ${line}`);
+    const timeline = describeTimeline(loaded.config.timeline, timelineArms(loaded.config.arms, loaded.config.vms));
+    if (timeline.length) { say('timeline (t = the workload command starts):'); for (const line of timeline) say(`  ${line}`); }
     const root = resolveResultsRoot({ flag, config: loaded.config });
     say(`results: ${root.dir} (from ${describeSource(root.source)})`);
     if (args.flags.has('dry-run')) return 0;
