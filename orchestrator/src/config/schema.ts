@@ -8,6 +8,7 @@ import { closest } from './suggest.js';
 import { parseDurationMs, parseSizeMiB } from './units.js';
 import { geometryIssues, sizeLimitProblem } from './geometry.js';
 import { checkTimeline, timelineSchema } from './timeline.js';
+import { checkArmStores, storeSchema } from './store.js';
 
 /** A number or string field parsed by `parse`; `expected` completes "expected ..., got X". */
 function parsedWith<T>(parse: (v: unknown) => T | undefined, expected: string) {
@@ -73,6 +74,8 @@ const fluidmemArm = z.object({
   backend: z.enum(['redis', 'dram']),
   resident: residentLimit,
   placement,
+  /** Instead of the top-level redis: (config/store.ts): a Redis Cluster. */
+  store: storeSchema.optional(),
 }).strict();
 
 const swapArm = z.object({
@@ -235,7 +238,7 @@ export const configSchema = z.object({
   for (const g of geometryIssues(c)) {
     if (g.severity === 'error') ctx.addIssue({ code: z.ZodIssueCode.custom, path: g.path, message: g.message });
   }
-}).superRefine(referenceArms).superRefine(checkTimeline).superRefine(headlineArms);
+}).superRefine(referenceArms).superRefine(checkTimeline).superRefine(headlineArms).superRefine(checkArmStores);
 
 export type ExperimentConfig = z.infer<typeof configSchema>;
 export type VmConfig = z.infer<typeof vmSchema>;
