@@ -22,9 +22,9 @@ export function informationalRows(c: Comparison, all = false): MetricComparison[
   return c.rows.filter((r) => !r.headline && (all || r.direction !== 'informational'));
 }
 
+/** 0.95 -> "95% CI", 0.9875 -> "98.75% CI", 0.99375 -> "99.375% CI". */
 function levelLabel(level: number): string {
-  const p = level * 100;
-  return `${p >= 99.95 ? p.toFixed(p >= 99.995 ? 3 : 2) : p.toFixed(p % 1 ? 1 : 0)}% CI`;
+  return `${Number((level * 100).toFixed(3))}% CI`;
 }
 
 function table(rows: MetricComparison[], level: string): string[] {
