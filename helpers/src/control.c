@@ -7,7 +7,13 @@
  *                                 write-behind queue is empty
  *   anything else              -> {"ok":false,"error":"..."}
  * A client waiting for resize/flush is re-checked after every loop iteration
- * (control_tick); later requests from the same client wait behind it. */
+ * (control_tick); later requests from the same client wait behind it.
+ *
+ * Nothing here may block the monitor's one thread (it also serves every VM's faults):
+ * sockets are non-blocking and each client has an output buffer, written as the socket
+ * drains (EPOLLOUT). A client that does not read its replies is dropped once more than
+ * CTL_OUT_MAX bytes wait for it. A client whose input buffer is full (it is waiting for
+ * resize/flush and queued more) is not polled for input until lines are consumed. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -25,6 +31,10 @@
 #include "monitor.h"
 
 enum { W_NONE, W_RESIZE, W_FLUSH };
+#define CTL_OUT_MAX (4u << 20) /* bytes of unread replies before a client is dropped */
+#define CTL_CLIENTS_MAX 256
+
+struct sbuf { char *p; size_t len, cap; };
 
 struct client {
 	int fd;
@@ -32,12 +42,15 @@ struct client {
 	char in[8192];
 	size_t len;
 	int waiting;
+	struct sbuf out;   /* replies not yet written */
+	size_t out_off;    /* bytes of out already written */
+	uint32_t events;   /* the epoll interest registered now */
+	bool dead;         /* dropped: freed by control_tick */
 	struct client *next;
 };
 
 static struct client *clients;
-
-struct sbuf { char *p; size_t len, cap; };
+static unsigned nclients;
 
 static void sb_grow(struct sbuf *b, size_t more)
 {
@@ -112,17 +125,75 @@ static void stats_json(struct sbuf *b)
 	sb_printf(b, "]}\n");
 }
 
-static void reply(struct client *c, const char *s, size_t len)
+/* Marks the client dropped (closed and freed by control_tick, so no caller up the stack
+ * touches freed memory). */
+static void drop_client(struct client *c, const char *why)
 {
-	while (len) {
-		ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL);
+	if (c->dead)
+		return;
+	if (why)
+		logmsg("control client dropped: %s", why);
+	epoll_ctl(M.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->dead = true;
+}
+
+/* input while the input buffer has room, output while replies wait */
+static void set_events(struct client *c)
+{
+	uint32_t want = (c->len < sizeof c->in - 1 ? EPOLLIN : 0) | (c->out.len > c->out_off ? EPOLLOUT : 0);
+	if (c->dead || c->events == want)
+		return;
+	struct epoll_event ev = {.events = want, .data.ptr = &c->ep};
+	if (epoll_ctl(M.epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+		drop_client(c, "epoll_ctl failed");
+		return;
+	}
+	c->events = want;
+}
+
+/* Writes what the socket takes now; the rest waits for EPOLLOUT. */
+static void flush_out(struct client *c)
+{
+	while (!c->dead && c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return; /* client went away; the read side notices */
-		s += n;
-		len -= (size_t)n;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			drop_client(c, NULL); /* went away */
+			return;
+		}
+		c->out_off += (size_t)n;
 	}
+	if (c->dead)
+		return;
+	if (c->out_off == c->out.len) {
+		c->out.len = c->out_off = 0;
+		if (c->out.cap > 65536) { /* do not keep a big stats buffer per idle client */
+			free(c->out.p);
+			c->out = (struct sbuf){0};
+		}
+	}
+	set_events(c);
+}
+
+static void reply(struct client *c, const char *s, size_t len)
+{
+	if (c->dead)
+		return;
+	if (c->out.len - c->out_off + len > CTL_OUT_MAX) {
+		drop_client(c, "it does not read its replies");
+		return;
+	}
+	if (c->out_off && c->out_off == c->out.len)
+		c->out.len = c->out_off = 0;
+	sb_grow(&c->out, len);
+	memcpy(c->out.p + c->out.len, s, len);
+	c->out.len += len;
+	flush_out(c);
 }
 
 static void reply_str(struct client *c, const char *s)
@@ -174,21 +245,10 @@ static void handle_line(struct client *c, const char *line)
 	}
 }
 
-static void close_client(struct client *c)
-{
-	for (struct client **pp = &clients; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	close(c->fd);
-	free(c);
-}
-
-/* handle complete lines until the client has to wait */
+/* handle complete lines until the client has to wait for resize/flush */
 static void process_input(struct client *c)
 {
-	while (!c->waiting) {
+	while (!c->dead && !c->waiting) {
 		char *nl = memchr(c->in, '\n', c->len);
 		if (!nl)
 			return;
@@ -198,23 +258,38 @@ static void process_input(struct client *c)
 		memmove(c->in, nl + 1, c->len - used);
 		c->len -= used;
 	}
+	if (!c->dead)
+		set_events(c);
 }
 
 void control_on_event(void *ptr, uint32_t events)
 {
 	struct client *c = ptr;
-	(void)events;
+	if (c->dead)
+		return;
+	if (events & EPOLLOUT)
+		flush_out(c);
+	if (c->dead)
+		return;
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if (c->len == sizeof c->in - 1) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			drop_client(c, NULL); /* gone while its input waited */
+		return;
+	}
 	ssize_t n = recv(c->fd, c->in + c->len, sizeof c->in - c->len - 1, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		close_client(c);
+		drop_client(c, NULL);
 		return;
 	}
 	c->len += (size_t)n;
 	if (c->len == sizeof c->in - 1 && !memchr(c->in, '\n', c->len)) {
 		reply_error(c, "request line too long");
-		close_client(c);
+		flush_out(c);
+		drop_client(c, NULL);
 		return;
 	}
 	process_input(c);
@@ -222,6 +297,17 @@ void control_on_event(void *ptr, uint32_t events)
 
 void control_tick(void)
 {
+	for (struct client **pp = &clients; *pp;) {
+		struct client *c = *pp;
+		if (c->dead) {
+			*pp = c->next;
+			free(c->out.p);
+			free(c);
+			nclients--;
+		} else {
+			pp = &c->next;
+		}
+	}
 	for (struct client *c = clients, *next; c; c = next) {
 		next = c->next;
 		if (c->waiting == W_RESIZE && resize_done()) {
@@ -240,23 +326,29 @@ void control_tick(void)
 
 void control_accept(int lfd)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	struct client *c = calloc(1, sizeof *c);
+	struct client *c = nclients < CTL_CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;
 	if (!c) {
+		logmsg("control client refused: %s", nclients >= CTL_CLIENTS_MAX ? "too many clients" : "out of memory");
 		close(fd);
 		return;
 	}
-	struct timeval tv = {.tv_sec = 2};
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	c->fd = fd;
 	c->ep.kind = EP_CONTROL;
 	c->ep.ptr = c;
+	c->events = EPOLLIN;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
+	if (epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		logmsg("control client refused: epoll_ctl: %s", strerror(errno));
+		close(fd);
+		free(c);
+		return;
+	}
 	c->next = clients;
 	clients = c;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
-	epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
+	nclients++;
 }
 
 int control_listen(const char *path, int type, char *err, size_t errlen)
