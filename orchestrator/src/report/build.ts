@@ -18,6 +18,8 @@ import { headlineSection } from './headline.js';
 import { headlineFromConfigText } from '../stats/headline.js';
 import { comparisonTable, hostSection, runsTable, variantTable } from './sections.js';
 import { renderSvg } from './svg.js';
+import { timelineSection } from './timeseries.js';
+import { readSeries, type SeriesRow } from '../results/series.js';
 
 export interface ReportInput {
   summary: Summary;
@@ -25,6 +27,8 @@ export interface ReportInput {
   configText?: string;
   /** Comparison with a baseline (nightly). */
   comparison?: Comparison;
+  /** Time series of runs with a timeline, by run id (results/series.ts). */
+  series?: Map<string, SeriesRow[]>;
 }
 
 const HANDLER_COUNTS = ['handler.faults', 'handler.evictions', 'handler.remote_fetches'];
@@ -114,6 +118,8 @@ export async function buildReportHtml(input: ReportInput): Promise<string> {
   if (spread) sections.push({ id: 'spread', title: 'Spread over repetitions', html: spread });
   const handler = await handlerSection(summary);
   if (handler) sections.push({ id: 'handler', title: 'Fault handler activity', html: handler });
+  const overTime = await timelineSection(runs, input.series ?? new Map());
+  if (overTime) sections.push({ id: 'timeline', title: 'Over time', html: overTime });
   sections.push({ id: 'runs', title: 'Runs', html: runsTable(summary, runs) });
   sections.push({ id: 'host', title: 'Host and versions', html: hostSection(summary, generator) });
   sections.push({ id: 'config', title: 'Config', html: `<pre>${escapeHtml(input.configText ?? '(config.yaml missing from the results directory)')}</pre>` });
@@ -148,7 +154,8 @@ export async function writeReport(opts: WriteReportOptions): Promise<string> {
   try {
     configText = readFileSync(join(opts.runDir, 'config.yaml'), 'utf8');
   } catch { /* reported as missing in the page */ }
-  const html = await buildReportHtml({ summary, runs, configText, comparison: opts.comparison });
+  const series = new Map(runs.filter((r) => r.timeline).map((r) => [r.id, readSeries(join(opts.runDir, 'runs', r.timeline!.series))] as const));
+  const html = await buildReportHtml({ summary, runs, configText, comparison: opts.comparison, series });
   const out = resolve(opts.out ?? join(opts.runDir, 'report.html'));
   writeFileSync(out, html);
   return out;
