@@ -22,6 +22,7 @@ import { checkHostSwapPossible } from '../host/preconditions.js';
 import { createHostSwap, type HostSwap } from '../host/swap-device.js';
 import type { Counters } from '../handler/control.js';
 import { attachEnv } from '../handler/monitor.js';
+import { clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
 import { RedisStore } from '../kvstore/redis-client.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
@@ -78,7 +79,7 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
   const where = cpu === undefined ? 'unpinned' : `cpu ${cpu}`;
   if (arm.kind === 'fluidmem') {
     if (ws === undefined || resident === undefined) throw new Error(`arm ${arm.name}: a host-placed fluidmem arm needs a pmbench or memverify workload (its mapping is what the handler serves)`);
-    const handler = await startHandler(ctx, config, arm.backend, resident * PAGES_PER_MIB);
+    const handler = await startHandler(ctx, config, arm.backend, resident * PAGES_PER_MIB, arm.store);
     const placement: Record<string, string> = { workload: where, monitor: where };
     if (cpu !== undefined) await pin(handler.monitor.pid, cpu);
     const redisPid = ctx.lease.processes.find((p) => p.role === 'redis')?.pid;
@@ -153,6 +154,8 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     record.placement = mem.placement;
     const target = hostTarget({ ctx, env: mem.env, cgroupDir: mem.cgroup?.dir, cpu });
     const vmstatBefore = hostVmstat();
+    const cluster = mem.handler?.cluster;
+    const clusterBefore = cluster ? await clusterSnapshot(cluster) : undefined;
     const outcome = await runWorkload(target, o.config.workload, spec.params, {
       timeoutMs: o.config.host.timeout, onOutput: o.onOutput, onPhase: o.onPhase,
     });
@@ -174,6 +177,11 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
       ...hostMetrics(mem, delta(vmstatAfter, vmstatBefore), ha),
     };
     if (redis) metrics['redis.keys'] = redis.keys;
+    if (cluster) {
+      const clusterAfter = await clusterSnapshot(cluster);
+      Object.assign(metrics, clusterMetrics(clusterBefore, clusterAfter));
+      record.redis = { cluster: { before: clusterBefore, after: clusterAfter } };
+    }
     const vm: VmResult = {
       name: HOST_VM_ID, memoryMiB: record.arm.residentMiB ?? workingSetMiB(spec.params) ?? 0, metrics,
       handler: mem.handler ? { before: undefined, after: ha } : undefined,

@@ -1,8 +1,10 @@
 /**
  * Sets up the memory side of one run, per arm kind:
  *  - fluidmem: the key-value store (embedded Redis on a Unix socket, an external Redis under
- *    a per-run key prefix, or none for DRAM), then fluidmem-monitor with the resident limit;
- *    each guest gets the attach library in its environment.
+ *    a per-run key prefix, the arm's `store:` Redis Cluster, embedded on 127.0.0.1 or
+ *    external, or none for DRAM), then fluidmem-monitor with the resident limit; each guest
+ *    gets the attach library in its environment. A cluster arm first asks the monitor
+ *    binary whether it has the redis-cluster backend (handler/backends.ts).
  *  - swap: a raw swap disk per guest on tmpfs (/dev/shm) or on disk (/var/tmp), or (nbd) a
  *    file on /dev/shm exported by a qemu-storage-daemon over NBD on 127.0.0.1 that QEMU's
  *    NBD client attaches (the remote-swap arm); the guest's memory is the resident limit.
@@ -12,7 +14,12 @@
 import { mkdirSync, openSync, closeSync, ftruncateSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArmConfig, ExperimentConfig, VmConfig } from '../config/schema.js';
+import type { StoreConfig } from '../config/store.js';
+import { requireMonitorBackend } from '../handler/backends.js';
 import { attachEnv, Monitor } from '../handler/monitor.js';
+import { ClusterStore } from '../kvstore/cluster-store.js';
+import { pageKeyStart } from '../kvstore/key-slot.js';
+import { EmbeddedRedisCluster } from '../kvstore/redis-cluster.js';
 import { EmbeddedRedis } from '../kvstore/redis-server.js';
 import { RedisStore } from '../kvstore/redis-client.js';
 import type { RunContext } from '../run/context.js';
@@ -34,7 +41,17 @@ export interface MemoryArm {
   monitor?: Monitor;
   /** The store the handler writes to (fluidmem + redis), for INFO and key counts. */
   store?: { url: string; password?: string; keyPrefix: string };
+  /** Instead of `store`, when the arm evicts to a Redis Cluster: per-master stats. */
+  cluster?: ClusterHandle;
   plan(vm: VmConfig): GuestMemoryPlan;
+}
+
+/** A Redis Cluster a run evicts to: its stats source and what its page keys start with. */
+export interface ClusterHandle {
+  store: ClusterStore;
+  /** Every page key of the run starts with this (kvstore/key-slot.ts pageKeyStart). */
+  keyStart: string;
+  embedded: boolean;
 }
 
 function redisPassword(config: ExperimentConfig): string | undefined {
@@ -58,6 +75,29 @@ async function startStore(ctx: RunContext, config: ExperimentConfig): Promise<{ 
   return { url: config.redis.url, password, keyPrefix };
 }
 
+function envPassword(name: string, what: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${what} names ${name}, but that environment variable is empty: export it before the run`);
+  return value;
+}
+
+/** Starts (embedded) or checks (external) the arm's Redis Cluster, owned by `ctx`; the
+ * monitor's backend URL lists every node so it can refresh the slot map from any. */
+async function startCluster(ctx: RunContext, store: StoreConfig): Promise<{ url: string; password: string; keyPrefix: string; cluster: ClusterHandle }> {
+  const keyPrefix = `fluidlab:${ctx.runId}:`;
+  const keyStart = pageKeyStart(keyPrefix);
+  if (store.embedded) {
+    const cluster = ctx.own(await EmbeddedRedisCluster.start({ runDir: ctx.runDir, lease: ctx.lease, masters: store.masters, replicas: store.replicas }));
+    return { url: cluster.url, password: cluster.password, keyPrefix, cluster: { store: cluster.store, keyStart, embedded: true } };
+  }
+  const password = envPassword(store.password_env, 'store.password_env');
+  const client = new ClusterStore({ nodes: store.nodes, password });
+  await client.topology(); // reachable, and a cluster
+  // Keys of this run live under the prefix (hash-tagged: `{PREFIX`); remove them afterwards.
+  ctx.own({ dispose: async () => { await client.deleteKeys(keyStart); await client.deleteKeys(keyPrefix); } });
+  return { url: `redis-cluster://${store.nodes.join(',')}`, password, keyPrefix, cluster: { store: client, keyStart, embedded: false } };
+}
+
 function swapDir(on: 'tmpfs' | 'disk'): string {
   return on === 'tmpfs' ? '/dev/shm/fluidlab' : '/var/tmp/fluidlab';
 }
@@ -76,15 +116,20 @@ function createSwapImage(ctx: RunContext, on: 'tmpfs' | 'disk', name: string, si
 export interface Handler {
   monitor: Monitor;
   store?: { url: string; password?: string; keyPrefix: string };
+  /** The arm's Redis Cluster (`store:`), when it has one. */
+  cluster?: ClusterHandle;
   /** Where attach libraries connect (FLUIDMEM_SOCKET). */
   socketPath: string;
 }
 
-/** Starts the store (redis backend) and fluidmem-monitor with `capacityPages` resident
- * pages, both owned by `ctx`: the handler that guests' RAM or a host benchmark's working
- * set is attached to. */
-export async function startHandler(ctx: RunContext, config: ExperimentConfig, backend: 'redis' | 'dram', capacityPages: number): Promise<Handler> {
-  const store = backend === 'redis' ? await startStore(ctx, config) : undefined;
+/** Starts the store (redis backend: the arm's `store:` cluster if it has one, else the
+ * top-level redis:) and fluidmem-monitor with `capacityPages` resident pages, all owned by
+ * `ctx`: the handler that guests' RAM or a host benchmark's working set is attached to.
+ * A cluster store is refused before anything starts when the monitor lacks the backend. */
+export async function startHandler(ctx: RunContext, config: ExperimentConfig, backend: 'redis' | 'dram', capacityPages: number, armStore?: StoreConfig): Promise<Handler> {
+  if (backend === 'redis' && armStore) await requireMonitorBackend(armStore.kind);
+  const clustered = backend === 'redis' && armStore ? await startCluster(ctx, armStore) : undefined;
+  const store = clustered ?? (backend === 'redis' ? await startStore(ctx, config) : undefined);
   const socketPath = join(ctx.runDir, 'fm.sock');
   const monitor = ctx.own(await Monitor.start({
     socketPath,
@@ -96,6 +141,7 @@ export async function startHandler(ctx: RunContext, config: ExperimentConfig, ba
     logFile: join(ctx.runDir, 'monitor.log'),
     lease: ctx.lease,
   }));
+  if (clustered) return { monitor, cluster: clustered.cluster, socketPath };
   return { monitor, store, socketPath };
 }
 
@@ -103,9 +149,9 @@ export async function setUpMemoryArm(ctx: RunContext, config: ExperimentConfig, 
   if (arm.kind === 'fluidmem') {
     // One handler serves every VM of the run; its capacity is the sum of their limits.
     const capacityPages = config.vms.reduce((n, vm) => n + residentMiB(arm, vm)! * PAGES_PER_MIB, 0);
-    const { monitor, store, socketPath } = await startHandler(ctx, config, arm.backend, capacityPages);
+    const { monitor, store, cluster, socketPath } = await startHandler(ctx, config, arm.backend, capacityPages, arm.store);
     return {
-      arm, monitor, store,
+      arm, monitor, store, cluster,
       plan: (vm) => ({
         memoryMiB: vm.memory,
         env: attachEnv({ socketPath, regionBytes: vm.memory * 2 ** 20, vmId: vm.name }),

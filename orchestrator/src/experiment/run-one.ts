@@ -19,6 +19,7 @@ import { launchGuest } from '../vm/launch.js';
 import type { MicroVM } from '../vm/microvm.js';
 import type { Accelerator } from '../vm/qemu-args.js';
 import { residentMiB, type RunSpec } from './expand.js';
+import { clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
 import { delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
 import { setUpMemoryArm, type MemoryArm } from './memory-arm.js';
 import { guestTarget, runWorkload, type WorkloadOutcome, type WorkloadPhase } from './workload.js';
@@ -84,10 +85,11 @@ async function redisFacts(arm: MemoryArm): Promise<{ info: Record<string, string
 
 /** Runs the workload in every guest at once and collects each guest's counters around
  * it. The handler is shared: its stats are read once before and once after (post-flush). */
-async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, spec: RunSpec, window?: TimelineWindow): Promise<(VmResult & { outcome: WorkloadOutcome })[]> {
+async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, spec: RunSpec, window?: TimelineWindow): Promise<(VmResult & { outcome: WorkloadOutcome; cluster?: NonNullable<RunRecord['redis']>['cluster'] })[]> {
   const names = spec.vms.map((v) => v.name);
   const vmstatBefore = await Promise.all(vms.map((vm) => readVmstat(vm)));
   const handlerBefore = arm.monitor ? await arm.monitor.control.stats() : undefined;
+  const clusterBefore = arm.cluster ? await clusterSnapshot(arm.cluster) : undefined;
   window?.start(); // the timeline's t = 0: the workload command starts
   const outcomes = await Promise.all(vms.map(async (vm, i) => {
     const outcome = await runWorkload(guestTarget(vm), o.config.workload, spec.params, {
@@ -107,6 +109,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
     handlerAfter = await arm.monitor.control.stats();
   }
   const redis = await redisFacts(arm);
+  const clusterAfter = arm.cluster ? await clusterSnapshot(arm.cluster) : undefined;
   return vms.map((vm, i) => {
     const name = names[i]!;
     const vmstatDelta = delta(vmstatAfter[i]!, vmstatBefore[i]!);
@@ -118,6 +121,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
       ...Object.fromEntries(Object.entries(vmstatDelta).map(([k, v]) => [`guest.vmstat.${k}`, v])),
     };
     if (redis) metrics['redis.keys'] = redis.keys;
+    if (clusterAfter) Object.assign(metrics, clusterMetrics(clusterBefore, clusterAfter));
     return {
       name,
       memoryMiB: vm.opts.memoryMiB,
@@ -127,6 +131,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
       redisInfo: redis?.info,
       workloadExitCode: outcomes[i]!.exitCode,
       outcome: outcomes[i]!,
+      cluster: clusterAfter && { before: clusterBefore, after: clusterAfter },
     };
   });
 }
@@ -173,8 +178,9 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     const window = await TimelineWindow.open(ctx, { config: o.config, spec, arm, vms, logDir: o.logDir });
     const results = await measureGuests(vms, arm, o, spec, window);
     if (window) record.timeline = await window.stop();
-    for (const { outcome, ...vmResult } of results) record.vms.push(vmResult);
+    for (const { outcome, cluster, ...vmResult } of results) record.vms.push(vmResult);
     const first = results[0]!;
+    if (first.cluster) record.redis = { cluster: first.cluster };
     record.metrics = first.metrics;
     record.histograms = first.outcome.histograms;
     const failed = results.find((r) => !r.outcome.ok);

@@ -44,6 +44,25 @@ export interface RunRecord {
   host: HostFacts;
   /** The config's timeline as it ran (results/series.ts); the series file sits beside. */
   timeline?: TimelineRecord;
+  /** The arm's Redis Cluster (store: redis-cluster): each master before and after the
+   * workload (experiment/cluster-metrics.ts; flat as redis.master.I.* in `metrics`). */
+  redis?: { cluster: { before?: ClusterMasterStats[]; after: ClusterMasterStats[] } };
+}
+
+/** One master of a Redis Cluster (kvstore/cluster-store.ts MasterStats). */
+export interface ClusterMasterStats {
+  /** By lowest slot: master 0 serves slot 0. */
+  index: number;
+  id: string;
+  address: string;
+  slots: number;
+  replicas: number;
+  /** All keys on the master (DBSIZE). */
+  keys: number;
+  /** The run's page keys on it. */
+  prefixKeys?: number;
+  usedMemory: number;
+  totalCommandsProcessed: number;
 }
 
 export interface VmResult {

@@ -1,0 +1,87 @@
+/**
+ * A fluidmem arm with store: redis-cluster. Until helpers/bin/fluidmem-monitor lists a
+ * redis-cluster:// backend, startHandler refuses it before starting anything (no
+ * redis-server, empty lease) with an error naming the missing backend; and the per-master
+ * metrics the run record gets (experiment/cluster-metrics.ts), from real snapshots of an
+ * embedded cluster and from hand-made ones (a failover between the snapshots).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Cluster } from 'ioredis';
+import { parseConfig } from '../../src/config/load.js';
+import type { ArmConfig } from '../../src/config/schema.js';
+import { clusterMetrics, clusterSnapshot } from '../../src/experiment/cluster-metrics.js';
+import { startHandler } from '../../src/experiment/memory-arm.js';
+import { monitorBackends } from '../../src/handler/backends.js';
+import { parseAddress, type MasterStats } from '../../src/kvstore/cluster-store.js';
+import { CHUNK_PAGES, pageKey, pageKeyStart } from '../../src/kvstore/key-slot.js';
+import { EmbeddedRedisCluster } from '../../src/kvstore/redis-cluster.js';
+import { RunContext } from '../../src/run/context.js';
+
+const runsDir = mkdtempSync(join(tmpdir(), 'fl-cluster-arm-'));
+process.env.FLUIDLAB_RUNS_DIR = runsDir;
+afterAll(() => rmSync(runsDir, { recursive: true, force: true }));
+
+const config = parseConfig(`name: t
+vms: [{ name: vm0, memory: 64M }]
+arms:
+  - { name: cluster, kind: fluidmem, backend: redis, resident: 50%, store: { kind: redis-cluster } }
+workload: { command: ["true"] }
+`, 'x.yaml');
+const arm = config.arms[0] as Extract<ArmConfig, { kind: 'fluidmem' }>;
+
+describe('cluster arm', () => {
+  it('is refused before anything starts while the monitor has no redis-cluster backend', async (t) => {
+    if ((await monitorBackends()).has('redis-cluster')) t.skip(); // the C side has landed: the arm runs
+    const ctx = new RunContext('cluster-arm-refused');
+    try {
+      await expect(startHandler(ctx, config, 'redis', 1024, arm.store)).rejects.toThrow(/^fluidmem-monitor has no redis-cluster backend yet \(.*fluidmem-monitor --help lists: redis:\/\//);
+      expect(ctx.lease.processes).toEqual([]);
+      expect(existsSync(join(ctx.runDir, 'redis-cluster'))).toBe(false);
+    } finally {
+      await ctx.dispose();
+    }
+    expect(existsSync(ctx.runDir)).toBe(false);
+  });
+
+  it('flattens per-master snapshots of a real cluster into redis.master.I.* metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fl-cluster-metrics-'));
+    const cluster = await EmbeddedRedisCluster.start({ runDir: dir, masters: 3, replicas: 0 });
+    try {
+      const handle = { store: cluster.store, keyStart: pageKeyStart('fluidlab:r1:'), embedded: true };
+      const before = await clusterSnapshot(handle);
+      const client = new Cluster(cluster.addresses.map(parseAddress), { redisOptions: { password: cluster.password } });
+      try {
+        await Promise.all(Array.from({ length: 600 }, (_, c) => client.set(pageKey('fluidlab:r1:', 'vm0', c * CHUNK_PAGES), 'x')));
+        await client.set('unrelated', 'y'); // not the run's: counted by DBSIZE only
+      } finally {
+        client.disconnect();
+      }
+      const after = await clusterSnapshot(handle);
+      const m = clusterMetrics(before, after);
+      expect(m['redis.keys']).toBe(600);
+      expect(m['redis.masters']).toBe(3);
+      const shares = [0, 1, 2].map((i) => m[`redis.master.${i}.keys_share`]!);
+      expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      for (const i of [0, 1, 2]) {
+        expect(m[`redis.master.${i}.keys`]).toBe(after[i]!.prefixKeys);
+        expect(m[`redis.master.${i}.commands`]).toBeGreaterThanOrEqual(m[`redis.master.${i}.keys`]!);
+        expect(m[`redis.master.${i}.used_memory`]).toBeGreaterThan(0);
+        expect(shares[i]).toBeGreaterThan(0.2);
+      }
+      expect([0, 1, 2].reduce((s, i) => s + m[`redis.master.${i}.slots`]!, 0)).toBe(16384);
+    } finally {
+      await cluster.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('counts a promoted master\'s commands from zero, not as a negative delta', () => {
+    const s = (id: string, total: number, keys: number): MasterStats => ({ index: 0, id, address: 'a', slots: 16384, replicas: 0, keys, prefixKeys: keys, usedMemory: 1, totalCommandsProcessed: total });
+    expect(clusterMetrics([s('old', 5000, 0)], [s('old', 7000, 10)])['redis.master.0.commands']).toBe(2000);
+    expect(clusterMetrics([s('old', 5000, 0)], [s('new', 300, 10)])['redis.master.0.commands']).toBe(300);
+    expect(clusterMetrics(undefined, [s('new', 0, 0)])['redis.master.0.keys_share']).toBe(0);
+  });
+});
