@@ -17,6 +17,7 @@ import { emulationSection, referenceSection } from './annotations.js';
 import { headlineSection } from './headline.js';
 import { headlineFromConfigText } from '../stats/headline.js';
 import { comparisonTable, hostSection, runsTable, variantTable } from './sections.js';
+import { clusterSection } from './cluster.js';
 import { renderSvg } from './svg.js';
 import { timelineSection } from './timeseries.js';
 import { readSeries, type SeriesRow } from '../results/series.js';
@@ -118,6 +119,8 @@ export async function buildReportHtml(input: ReportInput): Promise<string> {
   if (spread) sections.push({ id: 'spread', title: 'Spread over repetitions', html: spread });
   const handler = await handlerSection(summary);
   if (handler) sections.push({ id: 'handler', title: 'Fault handler activity', html: handler });
+  const cluster = await clusterSection(summary);
+  if (cluster) sections.push({ id: 'cluster', title: 'Pages across masters', html: cluster });
   const overTime = await timelineSection(runs, input.series ?? new Map());
   if (overTime) sections.push({ id: 'timeline', title: 'Over time', html: overTime });
   sections.push({ id: 'runs', title: 'Runs', html: runsTable(summary, runs) });
