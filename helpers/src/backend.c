@@ -13,7 +13,8 @@
  *     UNLINK racing a GET only matters if the page was removed, in which case the
  *     reply is ignored; so the two streams need no cross-ordering.
  * Replies are matched to requests by a FIFO of pending operations per connection.
- * Any Redis error is fatal: the monitor exits and attached processes stop with it. */
+ * Outages, restarts, -LOADING, -OOM and stalls: see "Redis connections" below (deadlines,
+ * reconnect and in-order resend, back-pressure). Keys: {prefix}{vm id}:{nonce}:{page}. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -116,10 +118,42 @@ static void wb_release(uint32_t b)
 	wbfree[nwbfree++] = b;
 }
 
-/* ---- Redis connections ---- */
+/* ---- Redis connections ----
+ *
+ * Every request stays in its connection's FIFO (with what it needs to be sent again: its
+ * key or keys, and for a SET the write-behind buffer) until its reply has been handled, so
+ * the whole FIFO can be re-sent in order at any time; SET, UNLINK and GET are idempotent,
+ * so re-sending a suffix after a prefix already ran leaves Redis as if each ran once.
+ *   - transport error (EOF, reset, write error): reconnect (every RECONNECT_MS) and resend
+ *     the FIFO. Only done when the server closed the connection, so no old command can run
+ *     after the resent ones. A stalled server (SIGSTOP, CLIENT PAUSE, half-open peer) is
+ *     never abandoned for a new connection: its buffered commands could run later.
+ *   - -LOADING / -BUSY / -TRYAGAIN / -MASTERDOWN: wait HOLD_MS, then resend the FIFO from
+ *     the refused request on the same connection (replies still due to the old pipeline
+ *     are skipped; on one connection they all run before the resent commands).
+ *   - -OOM / -MISCONF on a SET: back-pressure: evictions stop (redis_backpressure()), the
+ *     SETs are retried every OOM_RETRY_MS; faults keep being served (QUEUED pages from
+ *     their write-behind buffers). Nothing dies.
+ *   - deadline: a connection with requests outstanding and no reply for
+ *     FLUIDMEM_REDIS_TIMEOUT_MS (default 10000), or unable to reconnect for as long,
+ *     fails closed: the monitor logs why and exits (attached processes stop, exit 70).
+ *   - any other error reply: fatal, as before. */
 
-enum { OP_SET = 1, OP_GET, OP_DEL, OP_SYNC };
-struct rop { uint8_t type; uint32_t pg, buf; uint64_t uid, t0; };
+#define RECONNECT_MS 100
+#define HOLD_MS 100
+#define OOM_RETRY_MS 250
+#define HANDSHAKE_TIMEOUT_MS 1000
+
+enum { OP_SET = 1, OP_GET, OP_DEL };
+struct rop {
+	uint8_t type;
+	uint32_t pg, buf, nkeys;
+	uint64_t uid, t0;
+	char *key;   /* SET, GET */
+	char **keys; /* DEL (UNLINK of nkeys keys) */
+};
+
+enum { RC_UP, RC_HOLD, RC_DOWN };
 
 struct rconn {
 	const char *name;
@@ -129,6 +163,11 @@ struct rconn {
 	size_t olen, ooff, ocap;
 	struct rop *ops;
 	size_t ohead, ocount, opcap; /* ring */
+	size_t nsent;                /* ops from the head whose commands are in `out` (or written) */
+	size_t skip;                 /* replies still due to an abandoned pipeline: ignored */
+	int st;
+	uint64_t until;              /* RC_HOLD: resend time; RC_DOWN: next reconnect attempt */
+	uint64_t since;              /* last reply (or start of waiting); RC_DOWN: when it went down */
 	struct epref ep;
 	bool want_out;
 };
@@ -136,11 +175,20 @@ struct rconn {
 static struct rconn rc_wb = {.name = "write-behind", .fd = -1}, rc_fetch = {.name = "fetch", .fd = -1};
 static char **delkeys;
 static size_t ndel;
+static const char *spec_saved;
+static uint64_t deadline_ns = 10000ull * 1000000ull;
+static bool oom;             /* back-pressure: Redis refused a SET for lack of memory */
+static char nonce[17];
 
 static void fatal(const char *what, const char *detail)
 {
 	logmsg("redis %s: %s; exiting (attached processes stop with the monitor)", what, detail);
 	exit(1);
+}
+
+static struct rop *op_at(struct rconn *c, size_t i)
+{
+	return &c->ops[(c->ohead + i) % c->opcap];
 }
 
 static void push_op(struct rconn *c, struct rop op)
@@ -149,57 +197,121 @@ static void push_op(struct rconn *c, struct rop op)
 		size_t ncap = c->opcap ? c->opcap * 2 : 1024;
 		struct rop *n = xrealloc(NULL, ncap * sizeof *n);
 		for (size_t i = 0; i < c->ocount; i++)
-			n[i] = c->ops[(c->ohead + i) % c->opcap];
+			n[i] = *op_at(c, i);
 		free(c->ops);
 		c->ops = n;
 		c->ohead = 0;
 		c->opcap = ncap;
 	}
-	c->ops[(c->ohead + c->ocount++) % c->opcap] = op;
+	if (!c->ocount)
+		c->since = now_ns(); /* idle until now: the deadline counts from here */
+	*op_at(c, c->ocount++) = op;
 }
 
-static struct rop pop_op(struct rconn *c)
+static void free_op(struct rop *op)
 {
-	struct rop op = c->ops[c->ohead];
+	free(op->key);
+	for (uint32_t i = 0; i < op->nkeys; i++)
+		free(op->keys[i]);
+	free(op->keys);
+}
+
+static void pop_op(struct rconn *c)
+{
+	free_op(op_at(c, 0));
 	c->ohead = (c->ohead + 1) % c->opcap;
 	c->ocount--;
-	return op;
+	c->nsent--;
 }
 
-static void append_cmd(struct rconn *c, int argc, const char **argv, const size_t *lens, struct rop op)
+static void out_append(struct rconn *c, const char *cmd, size_t n)
 {
-	char *cmd;
-	int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (n < 0)
-		fatal("format", "out of memory");
-	if (c->olen + (size_t)n > c->ocap) {
+	if (c->olen + n > c->ocap) {
 		if (c->ooff) {
 			memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
 			c->olen -= c->ooff;
 			c->ooff = 0;
 		}
-		if (c->olen + (size_t)n > c->ocap) {
-			c->ocap = (c->olen + (size_t)n) * 2;
+		if (c->olen + n > c->ocap) {
+			c->ocap = (c->olen + n) * 2;
 			c->out = xrealloc(c->out, c->ocap);
 		}
 	}
-	memcpy(c->out + c->olen, cmd, (size_t)n);
-	c->olen += (size_t)n;
+	memcpy(c->out + c->olen, cmd, n);
+	c->olen += n;
+}
+
+/* Formats one request into the output buffer. */
+static void format_op(struct rconn *c, const struct rop *op)
+{
+	const char *argv[DEL_BATCH + 1];
+	size_t lens[DEL_BATCH + 1];
+	int argc;
+	if (op->type == OP_SET) {
+		argv[0] = "SET", lens[0] = 3;
+		argv[1] = op->key, lens[1] = strlen(op->key);
+		argv[2] = wb_page(op->buf), lens[2] = PS;
+		argc = 3;
+	} else if (op->type == OP_GET) {
+		argv[0] = "GET", lens[0] = 3;
+		argv[1] = op->key, lens[1] = strlen(op->key);
+		argc = 2;
+	} else {
+		argv[0] = "UNLINK", lens[0] = 6;
+		for (uint32_t i = 0; i < op->nkeys; i++)
+			argv[i + 1] = op->keys[i], lens[i + 1] = strlen(op->keys[i]);
+		argc = (int)op->nkeys + 1;
+	}
+	char *cmd;
+	int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (n < 0)
+		fatal("format", "out of memory");
+	out_append(c, cmd, (size_t)n);
 	redisFreeCommand(cmd);
-	push_op(c, op);
+}
+
+/* Formats every queued op not yet in the output buffer (only while the connection is up). */
+static void format_pending(struct rconn *c)
+{
+	if (c->st != RC_UP)
+		return;
+	for (; c->nsent < c->ocount; c->nsent++)
+		format_op(c, op_at(c, c->nsent));
 }
 
 static void set_want_out(struct rconn *c, bool want)
 {
-	if (c->want_out == want)
+	if (c->want_out == want || c->fd < 0)
 		return;
 	c->want_out = want;
 	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = &c->ep};
 	epoll_ctl(M.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+static void disconnect(struct rconn *c, const char *why)
+{
+	if (c->st == RC_DOWN)
+		return;
+	logmsg("redis %s: %s; reconnecting and resending %zu requests in order", c->name, why, c->ocount);
+	epoll_ctl(M.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->want_out = false;
+	if (c->rd)
+		redisReaderFree(c->rd);
+	c->rd = NULL;
+	c->olen = c->ooff = 0;
+	c->nsent = c->skip = 0;
+	c->st = RC_DOWN;
+	c->since = now_ns();
+	c->until = c->since; /* first attempt at once */
+}
+
 static void kick(struct rconn *c)
 {
+	if (c->st == RC_DOWN)
+		return;
+	format_pending(c); /* RC_HOLD: only what is already formatted goes out (replies skipped) */
 	while (c->ooff < c->olen) {
 		ssize_t n = write(c->fd, c->out + c->ooff, c->olen - c->ooff);
 		if (n < 0) {
@@ -207,7 +319,8 @@ static void kick(struct rconn *c)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			fatal(c->name, strerror(errno));
+			disconnect(c, strerror(errno));
+			return;
 		}
 		c->ooff += (size_t)n;
 	}
@@ -216,26 +329,31 @@ static void kick(struct rconn *c)
 	set_want_out(c, c->olen > 0);
 }
 
-static int key_of(char *out, size_t n, const char *vmid, uint32_t pg)
+/* "{prefix}{vmid}:{nonce}:{page}" into out; fatal if it does not fit (never truncated). */
+static void key_of(char *out, size_t n, const char *vmid, uint32_t pg)
 {
-	return snprintf(out, n, "%s%s:%u", M.key_prefix, vmid, pg);
+	int k = snprintf(out, n, "%s%s:%s:%u", M.key_prefix, vmid, nonce, pg);
+	if (k < 0 || (size_t)k >= n)
+		fatal("key", "a key does not fit its buffer (prefix or vm id too long)");
+}
+
+static char *key_dup(const char *vmid, uint32_t pg)
+{
+	char key[FM_KEY_MAX];
+	key_of(key, sizeof key, vmid, pg);
+	char *k = strdup(key);
+	if (!k)
+		fatal("key", "out of memory");
+	return k;
 }
 
 void redis_flush_dels(void)
 {
 	if (!ndel)
 		return;
-	const char *argv[DEL_BATCH + 1];
-	size_t lens[DEL_BATCH + 1];
-	argv[0] = "UNLINK";
-	lens[0] = 6;
-	for (size_t i = 0; i < ndel; i++) {
-		argv[i + 1] = delkeys[i];
-		lens[i + 1] = strlen(delkeys[i]);
-	}
-	append_cmd(&rc_wb, (int)ndel + 1, argv, lens, (struct rop){.type = OP_DEL});
-	for (size_t i = 0; i < ndel; i++)
-		free(delkeys[i]);
+	char **keys = xrealloc(NULL, ndel * sizeof *keys);
+	memcpy(keys, delkeys, ndel * sizeof *keys);
+	push_op(&rc_wb, (struct rop){.type = OP_DEL, .keys = keys, .nkeys = (uint32_t)ndel});
 	ndel = 0;
 	kick(&rc_wb);
 }
@@ -244,70 +362,104 @@ void redis_del(struct vm *vm, uint32_t pg)
 {
 	if (kind != BK_REDIS)
 		return;
-	char key[256];
-	key_of(key, sizeof key, vm->id, pg);
 	if (!delkeys)
 		delkeys = xrealloc(NULL, DEL_BATCH * sizeof *delkeys);
-	delkeys[ndel] = strdup(key);
-	if (!delkeys[ndel])
-		fatal("del", "out of memory");
+	delkeys[ndel] = key_dup(vm->id, pg);
 	if (++ndel == DEL_BATCH)
 		redis_flush_dels();
 }
 
 void redis_set(struct vm *vm, uint32_t pg, uint32_t buf)
 {
-	char key[256];
 	redis_flush_dels(); /* an older UNLINK of this key must not overtake the SET */
-	key_of(key, sizeof key, vm->id, pg);
-	const char *argv[3] = {"SET", key, (const char *)wb_page(buf)};
-	size_t lens[3] = {3, strlen(key), PS};
-	append_cmd(&rc_wb, 3, argv, lens, (struct rop){.type = OP_SET, .pg = pg, .buf = buf, .uid = vm->uid});
+	push_op(&rc_wb, (struct rop){.type = OP_SET, .pg = pg, .buf = buf, .uid = vm->uid, .key = key_dup(vm->id, pg)});
 	/* written by redis_kick() at the end of the loop iteration: one write per batch */
 }
 
 void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
 {
-	char key[256];
-	key_of(key, sizeof key, vm->id, pg);
-	const char *argv[2] = {"GET", key};
-	size_t lens[2] = {3, strlen(key)};
 	/* .buf carries the page's fetch generation: see on_reply */
-	append_cmd(&rc_fetch, 2, argv, lens,
-		   (struct rop){.type = OP_GET, .pg = pg, .buf = vm->pages[pg].slot, .uid = vm->uid, .t0 = t0});
+	push_op(&rc_fetch, (struct rop){.type = OP_GET, .pg = pg, .buf = vm->pages[pg].slot, .uid = vm->uid,
+					.t0 = t0, .key = key_dup(vm->id, pg)});
 	kick(&rc_fetch);
+}
+
+bool redis_backpressure(void)
+{
+	return kind == BK_REDIS && oom;
+}
+
+/* Stop reading this pipeline's replies and resend the FIFO from its head after delay_ms. */
+static void hold(struct rconn *c, uint64_t delay_ms)
+{
+	c->skip = c->nsent - 1; /* the refused request's reply is the one being handled */
+	c->nsent = 0;
+	c->st = RC_HOLD;
+	c->until = now_ns() + delay_ms * 1000000ull;
+}
+
+static bool err_is(const redisReply *r, const char *code)
+{
+	size_t n = strlen(code);
+	return r->str && r->len >= n && !strncmp(r->str, code, n) && (r->str[n] == ' ' || r->str[n] == 0);
 }
 
 static void on_reply(struct rconn *c, redisReply *r)
 {
-	if (!c->ocount)
+	c->since = now_ns();
+	if (c->skip) {
+		c->skip--;
+		return;
+	}
+	if (!c->nsent)
 		fatal(c->name, "reply without request");
-	struct rop op = pop_op(c);
-	if (r->type == REDIS_REPLY_ERROR)
+	struct rop *op = op_at(c, 0);
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (err_is(r, "LOADING") || err_is(r, "BUSY") || err_is(r, "TRYAGAIN") || err_is(r, "MASTERDOWN")) {
+			logmsg("redis %s: %s; waiting, then resending %zu requests", c->name, r->str, c->ocount);
+			hold(c, HOLD_MS);
+			return;
+		}
+		if (op->type == OP_SET && (err_is(r, "OOM") || err_is(r, "MISCONF"))) {
+			if (!oom)
+				logmsg("redis %s: %s; evictions stop until Redis accepts writes again "
+				       "(%zu writes waiting, retried every %d ms)", c->name, r->str, c->ocount, OOM_RETRY_MS);
+			oom = true;
+			hold(c, OOM_RETRY_MS);
+			return;
+		}
 		fatal(c->name, r->str);
-	switch (op.type) {
+	}
+	struct rop o = *op;
+	switch (o.type) {
 	case OP_SET:
-		wb_release(op.buf);
-		redis_set_done(op.uid, op.pg, op.buf);
+		if (oom) {
+			oom = false;
+			logmsg("redis %s: writes accepted again; evictions resume", c->name);
+		}
+		wb_release(o.buf);
+		redis_set_done(o.uid, o.pg, o.buf);
 		break;
 	case OP_GET: {
-		struct vm *vm = vm_by_uid(op.uid);
+		struct vm *vm = vm_by_uid(o.uid);
 		/* A reply to an older GET (the page was removed, refilled, evicted and faulted
 		 * again meanwhile) carries stale content: only the current fetch counts. */
-		if (!vm || vm->pages[op.pg].state != P_FETCHING || vm->pages[op.pg].slot != op.buf)
+		if (!vm || vm->pages[o.pg].state != P_FETCHING || vm->pages[o.pg].slot != o.buf)
 			break;
 		if (r->type != REDIS_REPLY_STRING || r->len != PS) {
-			logmsg("vm %s: page %u missing from redis (%s)", vm->id, op.pg,
-			       r->type == REDIS_REPLY_NIL ? "nil" : "bad length");
+			logmsg("vm %s: page %u LOST: its key %s is %s in Redis; failing this VM closed "
+			       "(its process stops rather than read a wrong page)", vm->id, o.pg, o.key,
+			       r->type == REDIS_REPLY_NIL ? "missing" : "of the wrong length");
 			vm_destroy(vm, "page lost by the backend");
 			break;
 		}
-		vm_place_fetched(vm, op.pg, r->str, op.t0);
+		vm_place_fetched(vm, o.pg, r->str, o.t0);
 		break;
 	}
 	default:
 		break;
 	}
+	pop_op(c);
 }
 
 static void on_readable(struct rconn *c)
@@ -319,8 +471,10 @@ static void on_readable(struct rconn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		if (n <= 0)
-			fatal(c->name, n == 0 ? "connection closed by server" : strerror(errno));
+		if (n <= 0) {
+			disconnect(c, n == 0 ? "connection closed by the server" : strerror(errno));
+			return;
+		}
 		if (redisReaderFeed(c->rd, buf, (size_t)n) != REDIS_OK)
 			fatal(c->name, "protocol error");
 		void *reply;
@@ -331,6 +485,8 @@ static void on_readable(struct rconn *c)
 				break;
 			on_reply(c, reply);
 			freeReplyObject(reply);
+			if (c->st == RC_DOWN)
+				return;
 		}
 		if ((size_t)n < sizeof buf)
 			break;
@@ -339,9 +495,11 @@ static void on_readable(struct rconn *c)
 
 static void rconn_event(struct rconn *c, uint32_t events)
 {
+	if (c->fd < 0)
+		return; /* an event of a connection closed earlier in this batch */
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		on_readable(c);
-	if (events & EPOLLOUT)
+	if (c->fd >= 0 && (events & EPOLLOUT))
 		kick(c);
 }
 
@@ -364,29 +522,34 @@ size_t redis_pending(void)
 	return kind == BK_REDIS ? rc_wb.ocount + ndel : 0;
 }
 
-/* blocking request used only while connecting (AUTH, PING) */
+/* blocking request used only while connecting (AUTH, PING); the socket has timeouts */
 static int sync_cmd(struct rconn *c, int argc, const char **argv, char *err, size_t errlen)
 {
 	size_t lens[4];
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	append_cmd(c, argc, argv, lens, (struct rop){.type = OP_SYNC});
-	pop_op(c);
-	while (c->ooff < c->olen) {
-		ssize_t n = write(c->fd, c->out + c->ooff, c->olen - c->ooff);
+	char *cmd;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (len < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int off = 0; off < len;) {
+		ssize_t n = write(c->fd, cmd + off, (size_t)(len - off));
 		if (n <= 0) {
-			snprintf(err, errlen, "write: %s", strerror(errno));
+			snprintf(err, errlen, "write: %s", n < 0 ? strerror(errno) : "closed");
+			redisFreeCommand(cmd);
 			return -1;
 		}
-		c->ooff += (size_t)n;
+		off += (int)n;
 	}
-	c->ooff = c->olen = 0;
+	redisFreeCommand(cmd);
 	void *reply = NULL;
 	while (!reply) {
 		char buf[4096];
 		ssize_t n = read(c->fd, buf, sizeof buf);
 		if (n <= 0) {
-			snprintf(err, errlen, "connection closed during %s", argv[0]);
+			snprintf(err, errlen, "%s during %s", n < 0 ? strerror(errno) : "connection closed", argv[0]);
 			return -1;
 		}
 		redisReaderFeed(c->rd, buf, (size_t)n);
@@ -407,6 +570,7 @@ static int sync_cmd(struct rconn *c, int argc, const char **argv, char *err, siz
 
 static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errlen)
 {
+	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_MS / 1000, .tv_usec = (HANDSHAKE_TIMEOUT_MS % 1000) * 1000};
 	if (!strncmp(spec, "unix://", 7)) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		const char *path = spec + 7;
@@ -416,9 +580,11 @@ static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errle
 		}
 		strcpy(sa.sun_path, path);
 		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c->fd >= 0)
+			setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 		if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 			snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
-			return -1;
+			goto fail;
 		}
 	} else {
 		char host[256];
@@ -436,31 +602,104 @@ static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errle
 			return -1;
 		}
 		c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c->fd >= 0)
+			setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv); /* bounds connect() too */
 		if (c->fd < 0 || connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			snprintf(err, errlen, "cannot connect to %s: %s", spec, strerror(errno));
 			freeaddrinfo(ai);
-			return -1;
+			goto fail;
 		}
 		freeaddrinfo(ai);
-		int one = 1;
+		int one = 1, idle = 5, intvl = 2, cnt = 3;
+		unsigned int user_timeout = (unsigned int)(deadline_ns / 1000000ull);
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		/* a half-open peer turns into an error (then a reconnect) instead of silence */
+		setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+		setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
 	}
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	c->rd = redisReaderCreate();
 	const char *pw = getenv("FLUIDMEM_REDIS_PASSWORD");
 	if (pw && *pw) {
 		const char *auth[2] = {"AUTH", pw};
 		if (sync_cmd(c, 2, auth, err, errlen) < 0)
-			return -1;
+			goto fail;
 	}
 	const char *ping[1] = {"PING"};
 	if (sync_cmd(c, 1, ping, err, errlen) < 0)
-		return -1;
+		goto fail;
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	c->ep.kind = EP_REDIS;
 	c->ep.ptr = c;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
-	epoll_ctl(M.epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	if (epoll_ctl(M.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
+	c->want_out = false;
+	c->st = RC_UP;
+	c->since = now_ns();
 	return 0;
+fail:
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->rd)
+		redisReaderFree(c->rd);
+	c->rd = NULL;
+	return -1;
+}
+
+/* Deadlines, holds and reconnects of one connection; returns ms until it needs a look. */
+static int rconn_tick(struct rconn *c)
+{
+	uint64_t now = now_ns();
+	char why[256];
+	if (c->st == RC_DOWN) {
+		if (now - c->since > deadline_ns) {
+			snprintf(why, sizeof why, "cannot reconnect for %llu ms (deadline FLUIDMEM_REDIS_TIMEOUT_MS) "
+				 "with %zu requests outstanding; failing closed",
+				 (unsigned long long)(deadline_ns / 1000000ull), c->ocount);
+			fatal(c->name, why);
+		}
+		if (now < c->until)
+			return (int)((c->until - now) / 1000000ull) + 1;
+		char err[256];
+		if (rconn_open(c, spec_saved, err, sizeof err) < 0) {
+			c->until = now + RECONNECT_MS * 1000000ull;
+			return RECONNECT_MS;
+		}
+		logmsg("redis %s: reconnected; resending %zu requests", c->name, c->ocount);
+		kick(c);
+		return c->ocount ? RECONNECT_MS : -1;
+	}
+	if (c->st == RC_HOLD) {
+		if (now < c->until)
+			return (int)((c->until - now) / 1000000ull) + 1;
+		c->st = RC_UP;
+		c->since = now;
+		kick(c);
+	}
+	if (!c->ocount && !c->skip)
+		return -1;
+	if (now - c->since > deadline_ns) {
+		snprintf(why, sizeof why, "no reply for %llu ms with %zu requests outstanding (deadline "
+			 "FLUIDMEM_REDIS_TIMEOUT_MS): Redis is stalled; failing closed",
+			 (unsigned long long)((now - c->since) / 1000000ull), c->ocount);
+		fatal(c->name, why);
+	}
+	return 100;
+}
+
+int backend_tick(void)
+{
+	if (kind != BK_REDIS)
+		return -1;
+	int a = rconn_tick(&rc_wb), b = rconn_tick(&rc_fetch);
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 int backend_init(const char *spec, char *err, size_t errlen)
@@ -474,6 +713,41 @@ int backend_init(const char *spec, char *err, size_t errlen)
 		return -1;
 	}
 	kind = BK_REDIS;
+	spec_saved = spec;
+	const char *t = getenv("FLUIDMEM_REDIS_TIMEOUT_MS");
+	if (t && *t) {
+		char *end;
+		unsigned long long ms = strtoull(t, &end, 10);
+		if (*end || ms < 100 || ms > 3600000) {
+			snprintf(err, errlen, "FLUIDMEM_REDIS_TIMEOUT_MS must be 100..3600000 ms, got '%s'", t);
+			return -1;
+		}
+		deadline_ns = ms * 1000000ull;
+	}
+	/* The key namespace carries a per-instance nonce, so two monitors on one Redis with
+	 * the same prefix and VM id never share keys. FLUIDMEM_KEY_NONCE sets it (a restarted
+	 * monitor reusing its predecessor's keys). */
+	const char *nv = getenv("FLUIDMEM_KEY_NONCE");
+	if (nv && *nv) {
+		if (strlen(nv) >= sizeof nonce || strspn(nv, "0123456789abcdefghijklmnopqrstuvwxyz") != strlen(nv)) {
+			snprintf(err, errlen, "FLUIDMEM_KEY_NONCE must be 1..16 characters [0-9a-z]");
+			return -1;
+		}
+		snprintf(nonce, sizeof nonce, "%s", nv);
+	} else {
+		unsigned char rnd[8];
+		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+			snprintf(err, errlen, "getrandom: %s", strerror(errno));
+			return -1;
+		}
+		for (int i = 0; i < 8; i++)
+			snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+	}
+	if (strlen(M.key_prefix) > FM_KEY_PREFIX_MAX) {
+		snprintf(err, errlen, "--key-prefix is %zu bytes, at most %d allowed (keys must never be truncated)",
+			 strlen(M.key_prefix), FM_KEY_PREFIX_MAX);
+		return -1;
+	}
 	wb = aligned_alloc(PS, (size_t)WB_PAGES * PS);
 	if (!wb) {
 		snprintf(err, errlen, "out of memory");
@@ -483,6 +757,8 @@ int backend_init(const char *spec, char *err, size_t errlen)
 		wbfree[nwbfree++] = i - 1;
 	if (rconn_open(&rc_wb, spec, err, errlen) < 0 || rconn_open(&rc_fetch, spec, err, errlen) < 0)
 		return -1;
+	logmsg("redis keys: %s{vm id}:%s:{page} (deadline %llu ms)", M.key_prefix, nonce,
+	       (unsigned long long)(deadline_ns / 1000000ull));
 	return 0;
 }
 
@@ -495,8 +771,9 @@ void redis_drain(int timeout_ms)
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	while (rc_wb.ocount && now_ns() < deadline) {
 		kick(&rc_wb);
+		int t = backend_tick();
 		struct epoll_event evs[8];
-		int n = epoll_wait(M.epfd, evs, 8, 50);
+		int n = epoll_wait(M.epfd, evs, 8, t < 0 || t > 50 ? 50 : t);
 		for (int i = 0; i < n; i++) {
 			struct epref *r = evs[i].data.ptr;
 			if (r->kind == EP_REDIS)

@@ -48,6 +48,12 @@ static void reap_vms(void)
 	}
 }
 
+/* the earlier of two epoll timeouts (-1 = none) */
+static int sooner(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock_path = NULL, *ctl_path = NULL, *backend = NULL;
@@ -68,8 +74,9 @@ int main(int argc, char **argv)
 		case 'k': M.key_prefix = optarg; break;
 		case 'n':
 			cap = strtoll(optarg, &end, 10);
-			if (*end || cap < 1) {
-				fprintf(stderr, "fluidmem-monitor: --capacity must be a positive page count\n");
+			if (*end || cap < FM_CAPACITY_MIN) {
+				fprintf(stderr, "fluidmem-monitor: --capacity must be at least %d pages (one access can "
+					"need several pages resident at once; fewer thrash forever)\n", FM_CAPACITY_MIN);
 				return 2;
 			}
 			break;
@@ -135,7 +142,10 @@ int main(int argc, char **argv)
 	bool stopping = false;
 	while (!stopping) {
 		struct epoll_event evs[64];
-		int timeout = spin_ns && now_ns() - last_fault < spin_ns ? 0 : hello_timeout_ms();
+		/* M.progress still set: deferred work left by the bounded rounds below, don't sleep */
+		int timeout = M.progress || (spin_ns && now_ns() - last_fault < spin_ns) ? 0 : hello_timeout_ms();
+		timeout = sooner(timeout, backend_tick()); /* Redis deadlines, holds, reconnects */
+		timeout = sooner(timeout, vm_tick());      /* EVICTED deadlines */
 		int n = epoll_wait(M.epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			logmsg("epoll_wait: %s", strerror(errno));

@@ -49,6 +49,7 @@ struct counters {
 struct batch {
 	bool busy;
 	uint64_t seq;
+	uint64_t sent_ns; /* when the EVICT went out: the agent must answer by the EVICTED deadline */
 	uint32_t n, wb_reserved;
 	uint32_t pages[FM_BATCH_MAX];
 };
@@ -116,6 +117,9 @@ struct vm *vm_by_uid(uint64_t uid);
 void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0);
 void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0);
 void evict_tick(void);
+/* Drops a VM whose agent left an EVICT unanswered past FLUIDMEM_EVICT_TIMEOUT_MS (default
+ * 10000: a frozen process must not hold capacity forever); ms until the next check, -1 none. */
+int vm_tick(void);
 void deferred_retry(void);
 uint64_t used_pages(void);
 bool evictions_idle(void);
@@ -146,6 +150,18 @@ void redis_kick(void);
 void redis_drain(int timeout_ms);
 size_t redis_pending(void);
 void redis_set_done(uint64_t vm_uid, uint32_t pg, uint32_t buf);
+/* Redis deadlines, holds (-LOADING, -OOM) and reconnects; ms until the next look, -1 none.
+ * Exits the monitor (fail closed) when Redis stays silent or unreachable past
+ * FLUIDMEM_REDIS_TIMEOUT_MS (default 10000). */
+int backend_tick(void);
+/* true while Redis refuses writes (-OOM/-MISCONF): no new evictions until it accepts */
+bool redis_backpressure(void);
+#define FM_KEY_PREFIX_MAX 128 /* --key-prefix bytes */
+#define FM_KEY_MAX 320        /* prefix + vm id (< 128) + ":" + nonce (16) + ":" + page + NUL */
+/* Smallest --capacity / resize: one access can need several pages resident at once (the
+ * code page, a stack page, operands straddling page boundaries, a string copy's source and
+ * destination); below this an access can thrash forever, its own pages evicted in turn. */
+#define FM_CAPACITY_MIN 8
 
 /* control.c */
 void control_accept(int lfd);

@@ -446,6 +446,7 @@ static void send_batch(struct vm *vm, uint32_t k)
 	struct fm_hdr *h = (struct fm_hdr *)msg;
 	struct fm_evict_ent *e = (struct fm_evict_ent *)(h + 1);
 	b->busy = true;
+	b->sent_ns = now_ns();
 	b->seq = ++vm->next_seq;
 	b->n = k;
 	b->wb_reserved = 0;
@@ -474,6 +475,8 @@ static void send_batch(struct vm *vm, uint32_t k)
 
 void evict_tick(void)
 {
+	if (redis_backpressure())
+		return; /* Redis refuses writes: evictions stall, faults wait for capacity */
 	for (;;) {
 		uint64_t cap = M.capacity, h = headroom();
 		uint64_t target = cap > h ? cap - h : 0;
@@ -498,6 +501,36 @@ void evict_tick(void)
 			return;
 		send_batch(vm, (uint32_t)k);
 	}
+}
+
+int vm_tick(void)
+{
+	static uint64_t limit_ns;
+	if (!limit_ns) {
+		const char *e = getenv("FLUIDMEM_EVICT_TIMEOUT_MS");
+		unsigned long long ms = e && *e ? strtoull(e, NULL, 10) : 0;
+		limit_ns = (ms >= 100 ? ms : 10000ull) * 1000000ull;
+	}
+	uint64_t now = now_ns(), next = UINT64_MAX;
+	for (struct vm *v = M.vms; v; v = v->next) {
+		for (unsigned a = 0; a < FM_AREAS && !v->dead; a++) {
+			struct batch *b = &v->batches[a];
+			if (!b->busy)
+				continue;
+			if (now - b->sent_ns > limit_ns) {
+				logmsg("vm %s: agent left EVICT batch %llu (%u pages) unanswered for %llu ms "
+				       "(FLUIDMEM_EVICT_TIMEOUT_MS; process frozen?); dropping the VM to free its capacity",
+				       v->id, (unsigned long long)b->seq, b->n,
+				       (unsigned long long)((now - b->sent_ns) / 1000000ull));
+				vm_destroy(v, "EVICT unanswered past its deadline");
+				break;
+			}
+			uint64_t left = b->sent_ns + limit_ns - now;
+			if (left < next)
+				next = left;
+		}
+	}
+	return next == UINT64_MAX ? -1 : (int)(next / 1000000ull) + 1;
 }
 
 bool evictions_idle(void)
