@@ -130,7 +130,7 @@ function reachedText(a: ActionRecord): string {
   if (a.fired_ms === undefined) return 'not fired (the workload ended first)';
   if (!a.ok) return `failed: ${a.error ?? 'unknown'}`;
   if (a.reached_ms === undefined) return '-';
-  if (a.reached_ms === null) return `not reached before the workload ended${a.closest_mib !== undefined ? ` (closest: ${formatNumber(a.closest_mib)} MiB)` : ''}`;
+  if (a.reached_ms === null) return `not reached before the next change or the end of the workload${a.closest_mib !== undefined ? ` (closest: ${formatNumber(a.closest_mib)} MiB)` : ''}`;
   return `${formatNumber(a.reached_ms)} ms`;
 }
 

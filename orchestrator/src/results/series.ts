@@ -66,7 +66,8 @@ export interface ActionRecord {
   error?: string;
   /** ms from firing until the new footprint was reached: resize until the handler's
    * resident set fits (its reply), balloon until query-balloon's actual is at the target;
-   * null if it was not reached before the workload ended */
+   * null if it was not reached before the workload ended (balloon: or the next balloon
+   * action) */
   reached_ms?: number | null;
   /** balloon not reached: the closest it came, MiB */
   closest_mib?: number;

@@ -5,7 +5,8 @@
  *    so the answer is the moment the footprint is reached (growing answers at once).
  *  - balloon: QMP `balloon` to the target on every guest, then `query-balloon` every
  *    100 ms until `actual` is at the target (the driver inflates at its own pace, best
- *    effort): reached, or not before the window ended (null, with the closest it came).
+ *    effort): reached, or not before the next balloon action or the window's end (null,
+ *    with the closest it came).
  *  - store pause: Redis `CLIENT PAUSE ms ALL` on a connection of its own.
  *  - exec: the command over each guest's SSH connection, with its round trip and the
  *    handler's capacity and resident pages when the answer came (the proof that a guest
@@ -68,7 +69,10 @@ async function resize(a: Extract<TimelineAction, { kind: 'resize' }>, t: ActionT
   return { target_mib: a.mib, target_pages: pages, reached_ms: answered === undefined ? null : Math.round(performance.now() - start) };
 }
 
-async function balloonOne(vm: ActionGuest, bytes: number, signal: AbortSignal): Promise<{ reachedMs: number | null; closest: number }> {
+/** The latest balloon action per set of targets: a newer one ends the watch of the older. */
+const balloonGeneration = new WeakMap<ActionTargets, number>();
+
+async function balloonOne(vm: ActionGuest, bytes: number, signal: AbortSignal, superseded: () => boolean): Promise<{ reachedMs: number | null; closest: number }> {
   const before = (await vm.qmp.execute('query-balloon')).actual;
   const start = performance.now();
   await vm.qmp.execute('balloon', { value: bytes });
@@ -78,14 +82,17 @@ async function balloonOne(vm: ActionGuest, bytes: number, signal: AbortSignal): 
     const actual = (await vm.qmp.execute('query-balloon')).actual;
     closest = shrinking ? Math.min(closest, actual) : Math.max(closest, actual);
     if (shrinking ? actual <= bytes : actual >= bytes) return { reachedMs: Math.round(performance.now() - start), closest };
-    if (signal.aborted) return { reachedMs: null, closest };
+    if (signal.aborted || superseded()) return { reachedMs: null, closest };
     await sleep(BALLOON_POLL_MS, signal);
   }
 }
 
 async function balloon(a: Extract<TimelineAction, { kind: 'balloon' }>, t: ActionTargets, signal: AbortSignal): Promise<Partial<ActionRecord>> {
   const bytes = Math.round(a.mib * PAGES_PER_MIB) * 4096;
-  const each = await Promise.all(t.guests.map((vm) => balloonOne(vm, bytes, signal)));
+  const generation = (balloonGeneration.get(t) ?? 0) + 1;
+  balloonGeneration.set(t, generation);
+  const superseded = () => balloonGeneration.get(t) !== generation;
+  const each = await Promise.all(t.guests.map((vm) => balloonOne(vm, bytes, signal, superseded)));
   const reached = each.every((e) => e.reachedMs !== null) ? Math.max(...each.map((e) => e.reachedMs!)) : null;
   const closest = Math.max(...each.map((e) => e.closest)) / 2 ** 20;
   return { target_mib: a.mib, reached_ms: reached, ...(reached === null ? { closest_mib: +closest.toFixed(2) } : {}) };

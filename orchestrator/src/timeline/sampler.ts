@@ -48,7 +48,9 @@ export class Sampler {
   private arm(): void {
     if (this.stopped) return;
     const due = this.t0 + this.k * this.o.intervalMs;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, due - this.now()));
+    // Node's timers can fire up to a millisecond early: wait out the rest, never sample early
+    const wait = due - this.now();
+    this.timer = setTimeout(() => (this.now() >= due ? this.tick() : this.arm()), Math.max(0, Math.ceil(wait)));
   }
 
   private tick(): void {

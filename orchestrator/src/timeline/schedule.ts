@@ -46,11 +46,16 @@ export class Schedule<A, R> {
   /** Arms a timer for every action; returns at once. */
   static start<A, R>(o: ScheduleOptions<A, R>): Schedule<A, R> {
     const s = new Schedule(o);
-    o.actions.forEach((a, i) => {
-      const wait = Math.max(0, s.t0 + a.atMs - s.now());
-      s.timers.push(setTimeout(() => s.fireOne(i), wait));
-    });
+    o.actions.forEach((_a, i) => s.arm(i));
     return s;
+  }
+
+  /** Node's timers can fire up to a millisecond early against performance.now(): re-arm
+   * for what is left, so that an action never fires before its time. */
+  private arm(i: number): void {
+    const wait = this.t0 + this.o.actions[i]!.atMs - this.now();
+    if (wait <= 0) { this.fireOne(i); return; }
+    this.timers.push(setTimeout(() => this.arm(i), Math.ceil(wait)));
   }
 
   /** Milliseconds since t0. */

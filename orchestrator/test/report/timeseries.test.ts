@@ -64,7 +64,7 @@ describe('report over time', () => {
   it('tabulates time to the new footprint: resize reached, balloon not', () => {
     const html = reachTable([run('001-fm', 'fluidmem-redis', [resize]), run('002-sw', 'swap-balloon', [balloon])]);
     expect(html).toContain('<td class="metric">handler resize</td><td>1 MiB</td><td>2 s</td><td>2.003 s</td><td class="metric">4,718 ms</td>');
-    expect(html).toContain('not reached before the workload ended (closest: 61.5 MiB)');
+    expect(html).toContain("not reached before the next change or the end of the workload (closest: 61.5 MiB)");
   });
 
   it('renders one panel per arm with the action labels and the SSH answer at 1 MiB', async () => {
