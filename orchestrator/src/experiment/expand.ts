@@ -95,13 +95,20 @@ export function guestMemoryMiB(arm: ArmConfig, vm: VmConfig): number {
   return arm.kind === 'swap' ? residentMiB(arm, vm)! : vm.memory;
 }
 
+/** Where a fluidmem arm evicts: 'redis', 'dram', 'redis-cluster 3+3' (masters + replicas), 'redis-cluster 2 nodes'. */
+function handlerTarget(a: Extract<ArmConfig, { kind: 'fluidmem' }>): string {
+  const s = a.store;
+  if (!s) return a.backend;
+  return s.embedded ? `${s.kind} ${s.masters}+${s.masters * s.replicas}` : `${s.kind} ${s.nodes.length} node${s.nodes.length === 1 ? '' : 's'}`;
+}
+
 /** One line per run, for --dry-run. */
 export function describeRuns(runs: RunSpec[]): string[] {
   return runs.map((r) => {
     const vm = r.arm.placement === 'host' ? describeHost(r) : r.vms.map((v) => {
       const resident = residentMiB(r.arm, v);
       const mem = guestMemoryMiB(r.arm, v);
-      const armDesc = r.arm.kind === 'fluidmem' ? `handler->${r.arm.backend}, resident ${resident} MiB`
+      const armDesc = r.arm.kind === 'fluidmem' ? `handler->${handlerTarget(r.arm)}, resident ${resident} MiB`
         : r.arm.kind === 'swap' ? `swap on ${r.arm.swap_on}, ${r.arm.swap_size ?? v.memory} MiB` : 'all in DRAM';
       return `${v.name}: ${mem} MiB guest, ${armDesc}`;
     }).join('; ');
@@ -114,7 +121,7 @@ function describeHost(r: RunSpec): string {
   const resident = hostResidentMiB(r.arm, r.params);
   const ws = workingSetMiB(r.params);
   const a = r.arm;
-  const armDesc = a.kind === 'fluidmem' ? `handler->${a.backend}, resident ${resident} MiB`
+  const armDesc = a.kind === 'fluidmem' ? `handler->${handlerTarget(a)}, resident ${resident} MiB`
     : a.kind === 'swap' ? `memory cgroup ${resident} MiB, swap on ${a.swap_on}` : 'all in DRAM';
   return `host: ${ws ?? '?'} MiB mapping, ${armDesc}`;
 }

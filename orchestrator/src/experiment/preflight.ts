@@ -96,8 +96,25 @@ function swapFileNeeds(on: string, sizeMiB: number, who: string): Need[] {
   return [{ resource: 'vartmp', what: `${who}: swap file on /var/tmp`, mib: sizeMiB }];
 }
 
+/** An embedded Redis Cluster (arm store:) keeps each evicted page on its master and on
+ * `replicas` replicas, and runs masters x (1 + replicas) servers where one Redis runs one. */
+function embeddedClusterNeeds(store: { masters: number; replicas: number }, needs: Need[]): Need[] {
+  const stored = needs.filter((n) => n.what.includes('Redis store of')).reduce((sum, n) => sum + n.mib, 0);
+  const servers = store.masters * (1 + store.replicas);
+  return [
+    { resource: 'memory', what: `Redis Cluster: ${store.replicas} replica cop${store.replicas === 1 ? 'y' : 'ies'} of the evicted pages`, mib: stored * store.replicas },
+    { resource: 'memory', what: `Redis Cluster: ${servers - 1} more redis-server processes`, mib: SERVICE_MIB * (servers - 1) },
+  ];
+}
+
 /** What one run needs of each resource (pure). */
 export function runNeeds(run: RunSpec): Need[] {
+  const needs = runNeedsOneStore(run);
+  const store = run.arm.kind === 'fluidmem' && run.arm.backend === 'redis' ? run.arm.store : undefined;
+  return store?.embedded ? [...needs, ...embeddedClusterNeeds(store, needs)] : needs;
+}
+
+function runNeedsOneStore(run: RunSpec): Need[] {
   const arm = run.arm;
   const needs: Need[] = [];
   if (arm.placement === 'host') {

@@ -13,6 +13,8 @@ import { Cluster } from 'ioredis';
 import { parseConfig } from '../../src/config/load.js';
 import type { ArmConfig } from '../../src/config/schema.js';
 import { clusterMetrics, clusterSnapshot } from '../../src/experiment/cluster-metrics.js';
+import { expandRuns } from '../../src/experiment/expand.js';
+import { REDIS_BYTES_PER_PAGE, runNeeds, SERVICE_MIB } from '../../src/experiment/preflight.js';
 import { startHandler } from '../../src/experiment/memory-arm.js';
 import { monitorBackends } from '../../src/handler/backends.js';
 import { parseAddress, type MasterStats } from '../../src/kvstore/cluster-store.js';
@@ -77,6 +79,21 @@ describe('cluster arm', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('preflight: an embedded cluster needs the replicas\' copies of the evicted pages and its extra servers', () => {
+    const two = parseConfig(`name: t
+vms: [{ name: vm0, memory: 512M }]
+arms:
+  - { name: single, kind: fluidmem, backend: redis, resident: 128M }
+  - { name: cluster, kind: fluidmem, backend: redis, resident: 128M, store: { kind: redis-cluster, masters: 3, replicas: 1 } }
+workload: { command: ["true"] }
+`, 'x.yaml');
+    const [single, clustered] = expandRuns(two).map((r) => runNeeds(r));
+    const sum = (needs: { mib: number }[]) => needs.reduce((s, n) => s + n.mib, 0);
+    const evictedStore = (384 * 256 * REDIS_BYTES_PER_PAGE) / 2 ** 20;
+    expect(sum(clustered!) - sum(single!)).toBeCloseTo(evictedStore + 5 * SERVICE_MIB, 6);
+    expect(clustered!.map((n) => n.what)).toContain('Redis Cluster: 1 replica copy of the evicted pages');
+  });
 
   it('counts a promoted master\'s commands from zero, not as a negative delta', () => {
     const s = (id: string, total: number, keys: number): MasterStats => ({ index: 0, id, address: 'a', slots: 16384, replicas: 0, keys, prefixKeys: keys, usedMemory: 1, totalCommandsProcessed: total });
