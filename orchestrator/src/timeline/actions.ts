@@ -56,9 +56,11 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefi
   });
 }
 
+/** Waits `ms`, or less if `signal` is raised; leaves no listener behind. */
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  const onAbort = () => { clearTimeout(t); resolve(); };
+  const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+  signal.addEventListener('abort', onAbort, { once: true });
 });
 
 async function resize(a: Extract<TimelineAction, { kind: 'resize' }>, t: ActionTargets, signal: AbortSignal): Promise<Partial<ActionRecord>> {

@@ -117,3 +117,21 @@ describe('timeline actions', () => {
     expect(await older).toMatchObject({ reached_ms: null, closest_mib: 76 });
   });
 });
+
+describe('timeline actions, listeners', () => {
+  it('a long balloon watch leaves no abort listeners behind', async () => {
+    const g = scriptedGuest('vm0', 128, 1, 120);
+    const ac = new AbortController();
+    const added: string[] = [];
+    const removed: string[] = [];
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    const remove = ac.signal.removeEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((t: string, l: EventListener, o?: AddEventListenerOptions) => { added.push(t); add(t, l, o); }) as typeof ac.signal.addEventListener;
+    ac.signal.removeEventListener = ((t: string, l: EventListener) => { removed.push(t); remove(t, l); }) as typeof ac.signal.removeEventListener;
+    const pending = runAction(balloon(1), { guests: [g] }, ac.signal);
+    await new Promise((r) => setTimeout(r, 650)); // 6 polls
+    expect(added.length - removed.length).toBeLessThanOrEqual(1);
+    ac.abort();
+    await pending;
+  });
+});
