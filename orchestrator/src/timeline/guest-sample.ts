@@ -17,7 +17,7 @@ export const GUEST_SAMPLE_ARGV = ['cat', '/proc/meminfo', '/proc/vmstat'];
 /** Parses `cat /proc/meminfo /proc/vmstat` output (meminfo lines end in ':', vmstat's
  * do not); unknown lines are ignored. */
 export function parseGuestSample(text: string, vm: string, tMs: number, latencyMs: number): GuestSample {
-  const out: GuestSample = { type: 'guest', t_ms: tMs, vm, vmstat: {}, latency_ms: Math.round(latencyMs) };
+  const out: GuestSample = { type: 'guest', t_ms: Math.round(tMs), vm, vmstat: {}, latency_ms: Math.round(latencyMs) };
   for (const line of text.split('\n')) {
     const m = /^(\w+)(:?)\s+(\d+)/.exec(line.trim());
     if (!m) continue;
