@@ -5,20 +5,18 @@
  * liar its VM, while the monitor keeps serving an honest VM (uffd-harness with the real
  * attach library, every byte verified), answers `stats` and exits 0 on SIGTERM.
  *
- * FLUIDLAB_HELPERS_BIN points the test at another build of helpers/ (e.g.
- * helpers/build/dev while helpers/bin must not be rebuilt); without it helpers/bin is
- * built and used.
+ * FLUIDLAB_HELPERS_OUT=DIR (helpers-build.ts) builds and runs helpers/DIR instead of
+ * helpers/bin (e.g. build/dev while a measurement uses helpers/bin).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { attachEnv, HELPERS_BIN, Monitor } from '../../src/handler/monitor.js';
+import { attachEnv, Monitor } from '../../src/handler/monitor.js';
 import { waitFor } from '../../src/process/wait.js';
+import { buildTestHelpers, TEST_ATTACH, TEST_HARNESS, TEST_HELPERS_BIN, TEST_MONITOR } from './helpers-build.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-const BIN = process.env.FLUIDLAB_HELPERS_BIN ? resolve(process.env.FLUIDLAB_HELPERS_BIN) : HELPERS_BIN;
 const PAGE = 4096;
 
 let dir: string;
@@ -30,7 +28,7 @@ async function monitor(capacityPages = 64): Promise<{ m: Monitor; log: string }>
   const n = ++seq;
   const log = join(dir, `m${n}.log`);
   const m = await Monitor.start({
-    binary: join(BIN, 'fluidmem-monitor'),
+    binary: TEST_MONITOR,
     socketPath: join(dir, `m${n}.sock`),
     controlPath: join(dir, `m${n}.ctl`),
     backend: 'dram',
@@ -44,19 +42,19 @@ async function monitor(capacityPages = 64): Promise<{ m: Monitor; log: string }>
 interface HostileResult { mode: string; answer: string; dropped: boolean; evicts: number }
 
 async function hostile(m: Monitor, mode: string, pages = 1024): Promise<HostileResult> {
-  const p = execa(join(BIN, 'hostile-client'), ['--socket', m.socketPath, '--mode', mode, '--pages', String(pages)],
+  const p = execa(join(TEST_HELPERS_BIN, 'hostile-client'), ['--socket', m.socketPath, '--mode', mode, '--pages', String(pages)],
     { reject: false, timeout: 60_000, cleanup: true });
   children.push(p);
   const r = await p;
   if (r.exitCode !== 0) throw new Error(`hostile-client --mode ${mode} failed (${r.exitCode}, ${r.signal ?? ''}): ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as HostileResult;
+  return JSON.parse(String(r.stdout).trim().split('\n').pop()!) as HostileResult;
 }
 
 /** An honest VM: the harness with the real attach library, 4x the capacity, verified. */
 function honest(m: Monitor, vmId: string): ResultPromise {
   const region = 1024;
-  const p = execa(join(BIN, 'uffd-harness'), ['--region-pages', String(region), '--pages', '256', '--ops', '4000', '--threads', '2'], {
-    env: attachEnv({ socketPath: m.socketPath, regionBytes: region * PAGE, vmId, library: join(BIN, 'libfluidmem-attach.so') }),
+  const p = execa(TEST_HARNESS, ['--region-pages', String(region), '--pages', '256', '--ops', '4000', '--threads', '2'], {
+    env: attachEnv({ socketPath: m.socketPath, regionBytes: region * PAGE, vmId, library: TEST_ATTACH }),
     extendEnv: true, reject: false, timeout: 120_000, cleanup: true,
   });
   children.push(p);
@@ -67,7 +65,7 @@ async function expectHonestVmOk(p: ResultPromise): Promise<void> {
   const r = await p;
   expect(r.stderr).toBe('');
   expect(r.exitCode).toBe(0);
-  expect(JSON.parse(r.stdout.trim().split('\n').pop()!).corrupt_bytes).toBe(0);
+  expect(JSON.parse(String(r.stdout).trim().split('\n').pop()!).corrupt_bytes).toBe(0);
 }
 
 async function expectExitsOnSigterm(m: Monitor): Promise<void> {
@@ -77,7 +75,7 @@ async function expectExitsOnSigterm(m: Monitor): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!process.env.FLUIDLAB_HELPERS_BIN) await execa('make', ['-C', join(ROOT, 'helpers')], { stdio: 'inherit' });
+  await buildTestHelpers();
   dir = mkdtempSync(join(tmpdir(), 'fluidlab-hostile-'));
 });
 

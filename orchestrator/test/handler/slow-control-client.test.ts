@@ -7,20 +7,19 @@
  * are answered throughout. (Before: each reply blocked up to 2 s once the client's socket
  * was full, fault service stalled and the client was never dropped.)
  *
- * FLUIDLAB_HELPERS_BIN points the test at another build of helpers/ (see
- * hostile-client.test.ts); without it helpers/bin is built and used.
+ * FLUIDLAB_HELPERS_OUT=DIR (helpers-build.ts) builds and runs helpers/DIR instead of
+ * helpers/bin.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { attachEnv, HELPERS_BIN, Monitor } from '../../src/handler/monitor.js';
+import { attachEnv, Monitor } from '../../src/handler/monitor.js';
 import { waitFor } from '../../src/process/wait.js';
+import { buildTestHelpers, TEST_ATTACH, TEST_HARNESS, TEST_MONITOR } from './helpers-build.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-const BIN = process.env.FLUIDLAB_HELPERS_BIN ? resolve(process.env.FLUIDLAB_HELPERS_BIN) : HELPERS_BIN;
 const PAGE = 4096;
 
 let dir: string;
@@ -29,7 +28,7 @@ const children: ResultPromise[] = [];
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  if (!process.env.FLUIDLAB_HELPERS_BIN) await execa('make', ['-C', join(ROOT, 'helpers')], { stdio: 'inherit' });
+  await buildTestHelpers();
   dir = mkdtempSync(join(tmpdir(), 'fluidlab-slowctl-'));
 });
 
@@ -72,7 +71,7 @@ describe('control clients cannot stall fault service', () => {
   it('a client that sends stats in a loop and never reads is dropped; the VM pages on byte-exact', async () => {
     const log = join(dir, 'monitor.log');
     monitor = await Monitor.start({
-      binary: join(BIN, 'fluidmem-monitor'),
+      binary: TEST_MONITOR,
       socketPath: join(dir, 'm.sock'),
       controlPath: join(dir, 'm.ctl'),
       backend: 'dram',
@@ -80,9 +79,9 @@ describe('control clients cannot stall fault service', () => {
       logFile: log,
     });
     const region = 2048;
-    const vm = execa(join(BIN, 'uffd-harness'),
+    const vm = execa(TEST_HARNESS,
       ['--region-pages', String(region), '--pages', '1024', '--ops', '4000', '--threads', '2', '--until-signal'], {
-        env: attachEnv({ socketPath: monitor.socketPath, regionBytes: region * PAGE, vmId: 'paging-vm', library: join(BIN, 'libfluidmem-attach.so') }),
+        env: attachEnv({ socketPath: monitor.socketPath, regionBytes: region * PAGE, vmId: 'paging-vm', library: TEST_ATTACH }),
         extendEnv: true, reject: false, timeout: 180_000, cleanup: true,
       });
     children.push(vm);
@@ -102,7 +101,7 @@ describe('control clients cannot stall fault service', () => {
     const r = await vm;
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const result = JSON.parse(String(r.stdout).trim().split('\n').pop()!);
     expect(result.corrupt_bytes).toBe(0);
     expect(result.ops).toBeGreaterThanOrEqual(4000);
     const total = (await monitor.control.stats()).total;
