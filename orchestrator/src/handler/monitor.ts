@@ -26,6 +26,10 @@ export interface MonitorOptions {
   capacityPages: number;
   keyPrefix?: string;
   redisPassword?: string;
+  /** Redis requests unanswered (or Redis unreachable) this long fail closed (monitor default 10 s). */
+  redisTimeoutMs?: number;
+  /** An EVICT the agent leaves unanswered this long drops its VM (monitor default 10 s). */
+  evictTimeoutMs?: number;
   logFile: string;
   /** Records the monitor's pid in the run's lease (see process/lease.ts). */
   lease?: Lease;
@@ -90,7 +94,11 @@ export class Monitor extends ChildOwner {
         logFile: opts.logFile,
         lease: opts.lease,
         // The password goes through the environment, never the command line.
-        env: { FLUIDMEM_REDIS_PASSWORD: opts.redisPassword },
+        env: {
+          FLUIDMEM_REDIS_PASSWORD: opts.redisPassword,
+          FLUIDMEM_REDIS_TIMEOUT_MS: opts.redisTimeoutMs === undefined ? undefined : String(opts.redisTimeoutMs),
+          FLUIDMEM_EVICT_TIMEOUT_MS: opts.evictTimeoutMs === undefined ? undefined : String(opts.evictTimeoutMs),
+        },
         graceMs: opts.stopTimeoutMs ?? 10_000,
       });
     } catch (err) {
