@@ -3,7 +3,8 @@
  *
  * Nothing in the hello is trusted (see proto.h):
  *   - the peer is the process SO_PEERCRED names; the monitor holds a pidfd of it
- *     (SO_PEERPIDFD, else pidfd_open) and refuses a hello whose "pid" differs;
+ *     (SO_PEERPIDFD, else pidfd_open) and refuses a hello whose "pid" differs (unless the
+ *     peer lives in another pid namespace, where its own number differs by design);
  *   - the first descriptor must be a userfaultfd (/proc/self/fd/N is
  *     "anon_inode:[userfaultfd]"), the second a regular file on tmpfs (a memfd: pread()
  *     of it can neither block on another process nor raise SIGBUS in the monitor);
@@ -231,6 +232,15 @@ static bool anon_rw_covers(const char *maps, uint64_t lo, uint64_t hi)
 	return cursor >= hi;
 }
 
+/* True if pid lives in the monitor's pid namespace (then its getpid() is our pid for it). */
+static bool same_pid_ns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/pid", &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 static bool peer_alive(int pidfd)
 {
 	struct pollfd p = {.fd = pidfd, .events = POLLIN};
@@ -270,7 +280,8 @@ static bool verify(int sock, const char *text, struct hello *out, char *err, siz
 		snprintf(err, errlen, "vm_id must be 1 to %zu bytes", sizeof out->id - 2);
 		return false;
 	}
-	if (json_get_u64(text, "pid", &pid) == 0 && pid != (uint64_t)cr.pid) {
+	/* a peer in another pid namespace knows itself by another number: only the kernel's counts */
+	if (json_get_u64(text, "pid", &pid) == 0 && pid != (uint64_t)cr.pid && same_pid_ns(cr.pid)) {
 		snprintf(err, errlen, "hello names pid %llu but the peer is pid %d", (unsigned long long)pid,
 			 (int)cr.pid);
 		return false;
