@@ -81,9 +81,10 @@ function envPassword(name: string, what: string): string {
   return value;
 }
 
-/** Starts (embedded) or checks (external) the arm's Redis Cluster, owned by `ctx`; the
- * monitor's backend URL lists every node so it can refresh the slot map from any. */
-async function startCluster(ctx: RunContext, store: StoreConfig): Promise<{ url: string; password: string; keyPrefix: string; cluster: ClusterHandle }> {
+/** Starts (embedded) or checks (external) the arm's Redis Cluster, owned by `ctx` (an
+ * external cluster's keys of the run are removed when `ctx` is disposed); the monitor's
+ * backend URL lists every node so it can refresh the slot map from any. */
+export async function startCluster(ctx: RunContext, store: StoreConfig): Promise<{ url: string; password: string; keyPrefix: string; cluster: ClusterHandle }> {
   const keyPrefix = `fluidlab:${ctx.runId}:`;
   const keyStart = pageKeyStart(keyPrefix);
   if (store.embedded) {
@@ -92,7 +93,9 @@ async function startCluster(ctx: RunContext, store: StoreConfig): Promise<{ url:
   }
   const password = envPassword(store.password_env, 'store.password_env');
   const client = new ClusterStore({ nodes: store.nodes, password });
-  await client.topology(); // reachable, and a cluster
+  await client.topology().catch((err: Error) => { // reachable, a cluster, the password right
+    throw new Error(`store: redis-cluster nodes ${store.nodes.join(', ')}: ${err.message}`);
+  });
   // Keys of this run live under the prefix (hash-tagged: `{PREFIX`); remove them afterwards.
   ctx.own({ dispose: async () => { await client.deleteKeys(keyStart); await client.deleteKeys(keyPrefix); } });
   return { url: `redis-cluster://${store.nodes.join(',')}`, password, keyPrefix, cluster: { store: client, keyStart, embedded: false } };

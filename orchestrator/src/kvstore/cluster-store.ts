@@ -69,9 +69,16 @@ export class ClusterStore {
       retryStrategy: () => null,
       enableOfflineQueue: false,
     });
-    redis.on('error', () => { /* surfaced through the failing command */ });
+    // A refused AUTH surfaces as "Connection is closed." from connect(); the reason
+    // (WRONGPASS, NOAUTH) only through the error event: keep it for the message.
+    let reason: Error | undefined;
+    redis.on('error', (err: Error) => { reason ??= err; });
     try {
-      await redis.connect();
+      try {
+        await redis.connect();
+      } catch (err) {
+        throw reason && reason.message !== (err as Error).message ? new Error(`${reason.message} (${(err as Error).message})`) : err;
+      }
       return await fn(redis);
     } finally {
       redis.disconnect();

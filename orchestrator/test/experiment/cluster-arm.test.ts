@@ -15,7 +15,7 @@ import type { ArmConfig } from '../../src/config/schema.js';
 import { clusterMetrics, clusterSnapshot } from '../../src/experiment/cluster-metrics.js';
 import { expandRuns } from '../../src/experiment/expand.js';
 import { REDIS_BYTES_PER_PAGE, runNeeds, SERVICE_MIB } from '../../src/experiment/preflight.js';
-import { startHandler } from '../../src/experiment/memory-arm.js';
+import { startCluster, startHandler } from '../../src/experiment/memory-arm.js';
 import { monitorBackends } from '../../src/handler/backends.js';
 import { parseAddress, type MasterStats } from '../../src/kvstore/cluster-store.js';
 import { CHUNK_PAGES, pageKey, pageKeyStart } from '../../src/kvstore/key-slot.js';
@@ -94,6 +94,39 @@ workload: { command: ["true"] }
     expect(sum(clustered!) - sum(single!)).toBeCloseTo(evictedStore + 5 * SERVICE_MIB, 6);
     expect(clustered!.map((n) => n.what)).toContain('Redis Cluster: 1 replica copy of the evicted pages');
   });
+
+  it('uses an existing cluster under the run\'s prefix and removes only the run\'s keys afterwards', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fl-cluster-external-'));
+    const lab = await EmbeddedRedisCluster.start({ runDir: dir, masters: 3, replicas: 0 }); // stands for a lab's cluster
+    const client = new Cluster(lab.addresses.map(parseAddress), { redisOptions: { password: lab.password } });
+    try {
+      process.env.FL_TEST_CLUSTER_PW = lab.password;
+      const ctx = new RunContext('cluster-arm-external');
+      const store = { kind: 'redis-cluster' as const, embedded: false as const, nodes: [lab.addresses[1]!], password_env: 'FL_TEST_CLUSTER_PW' };
+      const started = await startCluster(ctx, store);
+      expect(started.url).toBe(`redis-cluster://${lab.addresses[1]}`);
+      expect(started.keyPrefix).toBe('fluidlab:cluster-arm-external:');
+      expect(started.password).toBe(lab.password);
+      const mine = Array.from({ length: 200 }, (_, c) => pageKey(started.keyPrefix, 'vm0', c * CHUNK_PAGES));
+      await Promise.all(mine.map((k) => client.set(k, 'page')));
+      await client.set(pageKey('fluidlab:another-run:', 'vm0', 0), 'theirs');
+      expect(await started.cluster.store.countKeys(started.cluster.keyStart)).toBe(200);
+      await ctx.dispose();
+      expect(await lab.store.countKeys(started.cluster.keyStart)).toBe(0);
+      expect(await client.get(pageKey('fluidlab:another-run:', 'vm0', 0))).toBe('theirs');
+
+      process.env.FL_TEST_CLUSTER_PW = 'wrong';
+      const ctx2 = new RunContext('cluster-arm-wrong-pw');
+      await expect(startCluster(ctx2, store)).rejects.toThrow(/^store: redis-cluster nodes 127\.0\.0\.1:\d+: no Redis Cluster node answered CLUSTER NODES \(127\.0\.0\.1:\d+: WRONGPASS/);
+      await ctx2.dispose();
+      delete process.env.FL_TEST_CLUSTER_PW;
+      await expect(startCluster(new RunContext('cluster-arm-no-pw'), store)).rejects.toThrow('store.password_env names FL_TEST_CLUSTER_PW, but that environment variable is empty');
+    } finally {
+      client.disconnect();
+      await lab.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('counts a promoted master\'s commands from zero, not as a negative delta', () => {
     const s = (id: string, total: number, keys: number): MasterStats => ({ index: 0, id, address: 'a', slots: 16384, replicas: 0, keys, prefixKeys: keys, usedMemory: 1, totalCommandsProcessed: total });

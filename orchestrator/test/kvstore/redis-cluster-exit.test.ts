@@ -2,7 +2,7 @@
  * Exit paths of an embedded Redis Cluster owned by a run: an orchestrator-like child process
  * starts one in a RunContext, then gets SIGINT (its own teardown stops every node and
  * removes the run directory) or SIGKILL (nothing runs in it: the lease lists every node and
- * reapRunDir, what `orchestrate down` calls, kills them all).
+ * reapRunDir, what `orchestrate down` calls, kills whatever of them is left).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,12 +64,15 @@ describe('embedded cluster exit paths', () => {
 
   it('after SIGKILL of the owner, the lease lets down reap every node', async () => {
     const { proc, runDir, pids } = await owner('sigkill');
+    expect(readLease(runDir)!.processes.filter((p) => p.role.startsWith('redis:cluster:')).map((p) => p.pid).sort()).toEqual([...pids].sort());
     proc.kill('SIGKILL');
     await proc;
-    expect(pids.filter(alive)).toHaveLength(6); // nothing ran in the killed owner
+    // Nothing ran in the killed owner; nodes may die with it (a parent-death signal, when
+    // process/child.ts sets one) or stay until reaped: either way none is left after down.
     const reaped = await reapRunDir(runDir);
     expect(reaped!.ownerAlive).toBe(false);
-    expect(reaped!.killed.map((p) => p.pid).sort()).toEqual([...pids].sort());
+    for (const p of reaped!.killed) expect(pids).toContain(p.pid);
     for (const pid of pids) expect(alive(pid), `node pid ${pid}`).toBe(false);
+    expect(existsSync(runDir)).toBe(false);
   }, 90_000);
 });
