@@ -16,6 +16,8 @@ export interface MasterStats {
   index: number;
   id: string;
   address: string;
+  /** INFO role as the node itself says it ('master'; 'slave' only mid-failover). */
+  role: string;
   slots: number;
   /** Replicas following it (connected or not). */
   replicas: number;
@@ -107,6 +109,7 @@ export class ClusterStore {
         index,
         id: m.id,
         address: m.address,
+        role: info.role ?? 'unknown',
         slots: slotCount(m.slots),
         replicas: nodes.filter((n) => n.masterId === m.id).length,
         keys: await r.dbsize(),

@@ -55,6 +55,7 @@ export interface ClusterMasterStats {
   index: number;
   id: string;
   address: string;
+  role: string;
   slots: number;
   replicas: number;
   /** All keys on the master (DBSIZE). */

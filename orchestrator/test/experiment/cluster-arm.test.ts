@@ -129,7 +129,7 @@ workload: { command: ["true"] }
   }, 60_000);
 
   it('counts a promoted master\'s commands from zero, not as a negative delta', () => {
-    const s = (id: string, total: number, keys: number): MasterStats => ({ index: 0, id, address: 'a', slots: 16384, replicas: 0, keys, prefixKeys: keys, usedMemory: 1, totalCommandsProcessed: total });
+    const s = (id: string, total: number, keys: number): MasterStats => ({ index: 0, id, address: 'a', role: 'master', slots: 16384, replicas: 0, keys, prefixKeys: keys, usedMemory: 1, totalCommandsProcessed: total });
     expect(clusterMetrics([s('old', 5000, 0)], [s('old', 7000, 10)])['redis.master.0.commands']).toBe(2000);
     expect(clusterMetrics([s('old', 5000, 0)], [s('new', 300, 10)])['redis.master.0.commands']).toBe(300);
     expect(clusterMetrics(undefined, [s('new', 0, 0)])['redis.master.0.keys_share']).toBe(0);

@@ -121,6 +121,7 @@ describe('EmbeddedRedisCluster', () => {
       expect(m.prefixKeys! / 1000).toBeGreaterThanOrEqual(0.2);
       expect(m.keys).toBe(m.prefixKeys);
       expect(m.replicas).toBe(1);
+      expect(m.role).toBe('master');
       expect(m.usedMemory).toBeGreaterThan(0);
       expect(m.totalCommandsProcessed).toBeGreaterThan(0);
     }
