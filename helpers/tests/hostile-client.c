@@ -8,6 +8,7 @@
  *   wrong-base   hello names a read-only mapping as the region
  *   not-uffd     the first descriptor is a pipe, not a userfaultfd
  *   big-hello    a hello longer than FM_HELLO_MAX
+ *   huge-region  hello claims a region larger than FM_REGION_MAX
  *   idle         connects and sends nothing (the monitor must hang up by itself)
  *   bad-slot     attaches, then answers each EVICT with slots it was not given (its
  *                staging is plain populated memory, so a monitor that read staging at
@@ -185,6 +186,9 @@ int main(int argc, char **argv)
 
 	int pid = getpid(), fd0 = uffd;
 	uintptr_t base = (uintptr_t)region;
+	unsigned long long claimed = len;
+	if (!strcmp(mode, "huge-region"))
+		claimed = FM_REGION_MAX * 2;
 	if (!strcmp(mode, "other-pid"))
 		pid = getppid();
 	else if (!strcmp(mode, "wrong-base"))
@@ -197,9 +201,9 @@ int main(int argc, char **argv)
 	}
 	static char hello[4 * FM_HELLO_MAX];
 	int n = snprintf(hello, sizeof hello,
-			 "{\"vm_id\":\"hostile-%s\",\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,\"page_size\":%u,"
+			 "{\"vm_id\":\"hostile-%s\",\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%llu,\"page_size\":%u,"
 			 "\"staging_base\":%" PRIuPTR ",\"staging_pages\":%u,\"features\":0",
-			 mode, pid, base, len, FM_PAGE_SIZE, (uintptr_t)staging, FM_STAGING_PAGES);
+			 mode, pid, base, claimed, FM_PAGE_SIZE, (uintptr_t)staging, FM_STAGING_PAGES);
 	if (!strcmp(mode, "big-hello")) {
 		n += snprintf(hello + n, sizeof hello - (size_t)n, ",\"pad\":\"");
 		while (n < 2 * FM_HELLO_MAX)

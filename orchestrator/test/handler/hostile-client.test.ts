@@ -91,8 +91,9 @@ describe('the hello is verified, not trusted', () => {
     ['wrong-base', /is not private anonymous writable memory of pid \d+/],
     ['not-uffd', /the first descriptor is not a userfaultfd/],
     ['big-hello', /hello longer than 1024 bytes/],
+    ['huge-region', /unsupported region .*at most 274877906944 bytes/],
   ];
-  it('refuses a hello naming another pid, a wrong base, a non-uffd or too many bytes; an honest VM is served meanwhile', async () => {
+  it('refuses a hello naming another pid, a wrong base, a non-uffd, too many bytes or a huge region; an honest VM is served meanwhile', async () => {
     const { m, log } = await monitor();
     const vm = honest(m, 'honest-1');
     for (const [mode, why] of refusals) {
