@@ -10,9 +10,11 @@
  * cluster-key-slot in orchestrator/test/kvstore/key-slot.test.ts).
  *
  * Page keys (the contract with helpers/, see ARCHITECTURE.md "Redis Cluster pool"): page P
- * of VM V under prefix X lives at `{X V:C}:P` with C = floor(P / 512), so the 512 pages of a
- * 2 MiB chunk share a slot (ready for multi-page fetches) while a VM's chunks spread over all
- * masters. P and C are unsigned decimal, no padding. X and V must not contain `{` or `}`.
+ * of VM V under prefix X, from the monitor instance with key nonce K (the same nonce as the
+ * redis:// keys `XV:K:P`: 1..16 of [0-9a-z]), lives at `{XV:K:C}:P` with C = floor(P / 512),
+ * so the 512 pages of a 2 MiB chunk share a slot (ready for multi-page fetches) while a VM's
+ * chunks spread over all masters. P and C are unsigned decimal, no padding. X and V must not
+ * contain `{` or `}`.
  */
 
 /** Number of slots in a Redis Cluster. */
@@ -61,13 +63,15 @@ export function chunkOf(page: number): number {
   return Math.floor(page / CHUNK_PAGES);
 }
 
-/** The key of page `page` (index within the VM's region) of VM `vmId` under `prefix`:
- * `{PREFIX VMID:CHUNK}:PAGE` without the space. Throws if prefix or VM id hold a brace
- * (it would change the hash tag) or the page is not a non-negative integer. */
-export function pageKey(prefix: string, vmId: string, page: number): string {
+/** The key of page `page` (index within the VM's region) of VM `vmId` under `prefix`, from
+ * the monitor instance whose key nonce is `nonce`: `{PREFIX VMID:NONCE:CHUNK}:PAGE` without
+ * the space. Throws if prefix or VM id hold a brace (it would change the hash tag), the
+ * nonce is not 1..16 of [0-9a-z], or the page is not a non-negative integer. */
+export function pageKey(prefix: string, vmId: string, nonce: string, page: number): string {
   if (/[{}]/.test(prefix) || /[{}]/.test(vmId)) throw new Error(`page keys: prefix '${prefix}' and VM id '${vmId}' must not contain { or } (they would change the hash tag)`);
+  if (!/^[0-9a-z]{1,16}$/.test(nonce)) throw new Error(`page keys: the nonce must be 1..16 characters [0-9a-z], got '${nonce}'`);
   if (!Number.isSafeInteger(page) || page < 0) throw new Error(`page keys: page must be a non-negative integer, got ${page}`);
-  return `{${prefix}${vmId}:${chunkOf(page)}}:${page}`;
+  return `{${prefix}${vmId}:${nonce}:${chunkOf(page)}}:${page}`;
 }
 
 /** What every page key under `prefix` starts with (the run's keys to count or remove). */

@@ -56,7 +56,7 @@ describe('cluster arm', () => {
       const before = await clusterSnapshot(handle);
       const client = new Cluster(cluster.addresses.map(parseAddress), { redisOptions: { password: cluster.password } });
       try {
-        await Promise.all(Array.from({ length: 600 }, (_, c) => client.set(pageKey('fluidlab:r1:', 'vm0', c * CHUNK_PAGES), 'x')));
+        await Promise.all(Array.from({ length: 600 }, (_, c) => client.set(pageKey('fluidlab:r1:', 'vm0', 'k1', c * CHUNK_PAGES), 'x')));
         await client.set('unrelated', 'y'); // not the run's: counted by DBSIZE only
       } finally {
         client.disconnect();
@@ -107,13 +107,13 @@ workload: { command: ["true"] }
       expect(started.url).toBe(`redis-cluster://${lab.addresses[1]}`);
       expect(started.keyPrefix).toBe('fluidlab:cluster-arm-external:');
       expect(started.password).toBe(lab.password);
-      const mine = Array.from({ length: 200 }, (_, c) => pageKey(started.keyPrefix, 'vm0', c * CHUNK_PAGES));
+      const mine = Array.from({ length: 200 }, (_, c) => pageKey(started.keyPrefix, 'vm0', 'k1', c * CHUNK_PAGES));
       await Promise.all(mine.map((k) => client.set(k, 'page')));
-      await client.set(pageKey('fluidlab:another-run:', 'vm0', 0), 'theirs');
+      await client.set(pageKey('fluidlab:another-run:', 'vm0', 'k1', 0), 'theirs');
       expect(await started.cluster.store.countKeys(started.cluster.keyStart)).toBe(200);
       await ctx.dispose();
       expect(await lab.store.countKeys(started.cluster.keyStart)).toBe(0);
-      expect(await client.get(pageKey('fluidlab:another-run:', 'vm0', 0))).toBe('theirs');
+      expect(await client.get(pageKey('fluidlab:another-run:', 'vm0', 'k1', 0))).toBe('theirs');
 
       process.env.FL_TEST_CLUSTER_PW = 'wrong';
       const ctx2 = new RunContext('cluster-arm-wrong-pw');

@@ -16,7 +16,7 @@ interface Fixture {
   crc16_check: { input: string; crc16: number };
   chunk_pages: number;
   keys: { key: string; slot: number; cluster_key_slot?: number }[];
-  pages: { prefix: string; vm: string; page: number; key: string; slot: number }[];
+  pages: { prefix: string; vm: string; nonce: string; page: number; key: string; slot: number }[];
 }
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/redis-cluster-keys.json', import.meta.url), 'utf8')) as Fixture;
 
@@ -85,7 +85,7 @@ describe('keySlot', () => {
     }
     expect(fixture.chunk_pages).toBe(CHUNK_PAGES);
     for (const v of fixture.pages) {
-      expect(pageKey(v.prefix, v.vm, v.page)).toBe(v.key);
+      expect(pageKey(v.prefix, v.vm, v.nonce, v.page)).toBe(v.key);
       expect(keySlot(v.key)).toBe(v.slot);
       expect(ioredisSlot(v.key)).toBe(v.slot);
     }
@@ -95,32 +95,34 @@ describe('keySlot', () => {
 describe('pageKey', () => {
   const prefix = 'fluidlab:exp-20260101-000000-abcd-001:';
 
-  it('is {PREFIX VMID:CHUNK}:PAGE with 512-page chunks', () => {
-    expect(pageKey(prefix, 'vm1', 0)).toBe(`{${prefix}vm1:0}:0`);
-    expect(pageKey(prefix, 'vm1', 511)).toBe(`{${prefix}vm1:0}:511`);
-    expect(pageKey(prefix, 'vm1', 512)).toBe(`{${prefix}vm1:1}:512`);
-    expect(() => pageKey('a{b', 'vm1', 0)).toThrow(/must not contain/);
-    expect(() => pageKey(prefix, 'v}m', 0)).toThrow(/must not contain/);
-    expect(() => pageKey(prefix, 'vm1', -1)).toThrow(/non-negative integer/);
+  it('is {PREFIX VMID:NONCE:CHUNK}:PAGE with 512-page chunks', () => {
+    expect(pageKey(prefix, 'vm1', '3f9a', 0)).toBe(`{${prefix}vm1:3f9a:0}:0`);
+    expect(pageKey(prefix, 'vm1', '3f9a', 511)).toBe(`{${prefix}vm1:3f9a:0}:511`);
+    expect(pageKey(prefix, 'vm1', '3f9a', 512)).toBe(`{${prefix}vm1:3f9a:1}:512`);
+    expect(() => pageKey('a{b', 'vm1', '3f9a', 0)).toThrow(/must not contain/);
+    expect(() => pageKey(prefix, 'v}m', '3f9a', 0)).toThrow(/must not contain/);
+    expect(() => pageKey(prefix, 'vm1', '3F9A', 0)).toThrow(/nonce must be 1..16 characters \[0-9a-z\], got '3F9A'/);
+    expect(() => pageKey(prefix, 'vm1', '', 0)).toThrow(/nonce/);
+    expect(() => pageKey(prefix, 'vm1', '3f9a', -1)).toThrow(/non-negative integer/);
   });
 
   it('keeps a chunk in one slot and spreads a 1 GiB VM over three masters\' slot ranges', () => {
     for (const chunk of [0, 1, 7, 511]) {
-      const slots = new Set(Array.from({ length: CHUNK_PAGES }, (_, i) => keySlot(pageKey(prefix, 'vm1', chunk * CHUNK_PAGES + i))));
+      const slots = new Set(Array.from({ length: CHUNK_PAGES }, (_, i) => keySlot(pageKey(prefix, 'vm1', '3f9a', chunk * CHUNK_PAGES + i))));
       expect(slots.size).toBe(1);
     }
     // redis-cli --cluster create splits 16384 slots into 0-5460, 5461-10922, 10923-16383.
     const perMaster = [0, 0, 0];
     const chunks = (1024 * 256) / CHUNK_PAGES;
     for (let c = 0; c < chunks; c++) {
-      const slot = keySlot(pageKey(prefix, 'vm1', c * CHUNK_PAGES));
+      const slot = keySlot(pageKey(prefix, 'vm1', '3f9a', c * CHUNK_PAGES));
       perMaster[slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2]! += 1;
     }
     for (const n of perMaster) expect(n / chunks).toBeGreaterThan(0.2);
   });
 
   it('starts every key of a prefix with {PREFIX', () => {
-    expect(pageKey('fluidlab:r1:', 'vm1', 70000).startsWith(pageKeyStart('fluidlab:r1:'))).toBe(true);
-    expect(pageKey('fluidlab:r10:', 'vm1', 0).startsWith(pageKeyStart('fluidlab:r1:'))).toBe(false);
+    expect(pageKey('fluidlab:r1:', 'vm1', '3f9a', 70000).startsWith(pageKeyStart('fluidlab:r1:'))).toBe(true);
+    expect(pageKey('fluidlab:r10:', 'vm1', '3f9a', 0).startsWith(pageKeyStart('fluidlab:r1:'))).toBe(false);
   });
 });

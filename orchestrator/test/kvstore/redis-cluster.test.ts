@@ -107,7 +107,7 @@ describe('EmbeddedRedisCluster', () => {
 
   it('spreads 1000 chunk-tagged page keys over all three masters (each >= 20%), then a SIGKILLed master is replaced with no key lost', async () => {
     const client = new Cluster(cluster.addresses.map(parseAddress), { redisOptions: { password: cluster.password } });
-    const keys = Array.from({ length: 1000 }, (_, chunk) => pageKey(prefix, 'vm1', chunk * CHUNK_PAGES + (chunk % CHUNK_PAGES)));
+    const keys = Array.from({ length: 1000 }, (_, chunk) => pageKey(prefix, 'vm1', '0123456789abcdef', chunk * CHUNK_PAGES + (chunk % CHUNK_PAGES)));
     try {
       await Promise.all(keys.map((k) => client.set(k, `page ${k}`)));
     } finally {
