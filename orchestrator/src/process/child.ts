@@ -3,8 +3,18 @@
  * a log file, its pid recorded in the run's lease (removed once it has exited), and
  * disposed with SIGTERM, then SIGKILL. The base every OwnedProcess (process/owned.ts) is
  * built on: MicroVM, Monitor and EmbeddedRedis each hold one and add their graceful step.
+ *
+ * A child never outlives the orchestrator: it is started through util-linux
+ * `setpriv --pdeathsig SIGKILL -- FILE ARGS`, which sets PR_SET_PDEATHSIG and execs FILE
+ * (same pid, same start time, so the lease entry names FILE itself). The kernel sends
+ * SIGKILL when the thread that forked it exits; Node forks from its main thread (libuv's
+ * uv_spawn runs on the event loop thread), so that is when the orchestrator dies, even by
+ * SIGKILL. Host changes that can outlive a process (swap, cgroups, files) stay in the lease
+ * for `orchestrate down`. Without setpriv (not util-linux) children start unwrapped, as
+ * before, with a one-time warning.
  */
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { Lease } from './lease.js';
 import type { ChildExit, OwnedProcess } from './owned.js';
@@ -27,6 +37,37 @@ export interface ChildOptions {
 /** How long dispose() waits for the exit after SIGKILL before it gives up. */
 const KILL_WAIT_MS = 5000;
 
+/** The absolute path of an executable `file` (PATH lookup without a slash), or undefined. */
+export function findExecutable(file: string): string | undefined {
+  const candidates = file.includes('/') ? [file] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, file));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+let setprivPath: string | null | undefined;
+let warnedNoSetpriv = false;
+
+/**
+ * [file, args] that start `file` with SIGKILL as its parent-death signal (setpriv), or
+ * unchanged when setpriv is missing. Exported for tests.
+ */
+export function withParentDeathSignal(file: string, args: string[]): { file: string; args: string[] } {
+  if (setprivPath === undefined) setprivPath = findExecutable('setpriv') ?? null;
+  if (setprivPath === null) {
+    if (!warnedNoSetpriv) {
+      warnedNoSetpriv = true;
+      process.emitWarning('setpriv (util-linux) not found: child processes may outlive a killed orchestrator; run orchestrate down');
+    }
+    return { file, args };
+  }
+  return { file: setprivPath, args: ['--pdeathsig', 'SIGKILL', '--', file, ...args] };
+}
+
 export class ManagedChild implements OwnedProcess {
   readonly pid: number;
   readonly exited: Promise<ChildExit>;
@@ -36,8 +77,11 @@ export class ManagedChild implements OwnedProcess {
   private readonly proc: ResultPromise;
 
   constructor(readonly opts: ChildOptions) {
+    // setpriv would start even when FILE cannot run: check first, keep the early error
+    if (!findExecutable(opts.file)) throw new Error(`could not start ${opts.role} (${opts.file}): not found or not executable; check that it is installed (npm run setup)`);
     this.log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
-    this.proc = execa(opts.file, opts.args, {
+    const run = withParentDeathSignal(opts.file, opts.args);
+    this.proc = execa(run.file, run.args, {
       env: opts.env,
       extendEnv: true,
       cwd: opts.cwd,
