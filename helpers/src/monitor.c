@@ -142,10 +142,10 @@ int main(int argc, char **argv)
 	bool stopping = false;
 	while (!stopping) {
 		struct epoll_event evs[64];
+		/* deadlines first: dropping a VM or resending to Redis can make progress */
+		int ticks = sooner(backend_tick(), vm_tick()); /* Redis holds/reconnects, EVICTED deadlines */
 		/* M.progress still set: deferred work left by the bounded rounds below, don't sleep */
-		int timeout = M.progress || (spin_ns && now_ns() - last_fault < spin_ns) ? 0 : hello_timeout_ms();
-		timeout = sooner(timeout, backend_tick()); /* Redis deadlines, holds, reconnects */
-		timeout = sooner(timeout, vm_tick());      /* EVICTED deadlines */
+		int timeout = M.progress || (spin_ns && now_ns() - last_fault < spin_ns) ? 0 : sooner(hello_timeout_ms(), ticks);
 		int n = epoll_wait(M.epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			logmsg("epoll_wait: %s", strerror(errno));
