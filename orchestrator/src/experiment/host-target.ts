@@ -15,6 +15,7 @@ import { HELPERS_BIN } from '../handler/monitor.js';
 import { defaultWorkloadsDir } from '../image/paths.js';
 import type { RunContext } from '../run/context.js';
 import type { WorkloadTarget } from './workload.js';
+import { withParentDeathSignal } from '../process/child.js';
 
 export const CGEXEC = join(HELPERS_BIN, 'fluidlab-cgexec');
 
@@ -45,7 +46,8 @@ export function placedCommand(argv: readonly string[], o: { cgroupDir?: string; 
 /** Runs `argv` on the host; owned by the run (killed on teardown), its pid leased. */
 async function execOnHost(o: HostTargetOptions, argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   const [file, ...args] = placedCommand(argv, o);
-  const child = execa(file!, args, {
+  const run = withParentDeathSignal(file!, args); // dies with the orchestrator, even by SIGKILL
+  const child = execa(run.file, run.args, {
     env: o.env, extendEnv: true, stdin: 'ignore', reject: false, buffer: true, encoding: 'utf8',
     timeout: opts.timeoutMs, killSignal: 'SIGKILL', cleanup: true,
   });
