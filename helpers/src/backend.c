@@ -247,7 +247,13 @@ static void format_op(struct rconn *c, const struct rop *op)
 	const char *argv[DEL_BATCH + 1];
 	size_t lens[DEL_BATCH + 1];
 	int argc;
-	if (op->type == OP_SET) {
+	if (op->type == OP_SET && !vm_by_uid(op->uid)) {
+		/* (re)sent after its VM left: its key is being deleted anyway, and UNLINK is
+		 * allowed under -OOM, so a departed VM's pages free Redis memory while others wait */
+		argv[0] = "UNLINK", lens[0] = 6;
+		argv[1] = op->key, lens[1] = strlen(op->key);
+		argc = 2;
+	} else if (op->type == OP_SET) {
 		argv[0] = "SET", lens[0] = 3;
 		argv[1] = op->key, lens[1] = strlen(op->key);
 		argv[2] = wb_page(op->buf), lens[2] = PS;
