@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -155,6 +156,76 @@ static void race_bad(size_t pg, unsigned long nbytes)
 	atomic_compare_exchange_strong(&first_bad, &expect, (long)pg);
 }
 
+/* --discard-rounds: rounds of two back-to-back discards of the whole set while the workers
+ * fault on it, then a quiet pass in which every worker touches every page with no discard
+ * in flight: a page the handler believes resident after the kernel zapped it is never
+ * rescued by a later discard there, so a handler that only wakes hangs in that pass. */
+static uint64_t discard_rounds;
+static atomic_ulong quiet_round, quiet_acks;
+static atomic_int race_stop;
+
+static uint64_t race_op(size_t id, uint64_t i, uint64_t *s)
+{
+	size_t pg = (size_t)(rng(s) % ws_pages);
+	volatile uint64_t *lanes = (volatile uint64_t *)(region + pg * PS);
+	uint64_t v = tag(pg, id, i);
+	lanes[id] = v;
+	uint64_t back = lanes[id];
+	if (back != v && back != 0)
+		race_bad(pg, 8);
+	atomic_fetch_add(&checked_bytes, 8);
+	atomic_fetch_add(&done_ops, 1);
+	return i + 1;
+}
+
+static void *round_worker(void *p)
+{
+	size_t id = ((struct targ *)p)->id;
+	uint64_t s = seed * 0x9E3779B97F4A7C15ull + id + 303, i = 1, mine = 0;
+	while (!atomic_load(&race_stop)) {
+		unsigned long q = atomic_load(&quiet_round);
+		if (q > mine) {
+			for (size_t pg = 0; pg < ws_pages; pg++) {
+				uint64_t o = ((volatile uint64_t *)(region + pg * PS))[id];
+				if (o != 0 && (o >> 32) != (((uint64_t)pg << 8) | id))
+					race_bad(pg, 8);
+			}
+			mine = q;
+			atomic_fetch_add(&quiet_acks, 1);
+			continue;
+		}
+		i = race_op(id, i, &s);
+	}
+	return NULL;
+}
+
+static void run_discard_rounds(void)
+{
+	pthread_t t[64];
+	struct targ a[64];
+	uint64_t s = seed * 0xD1B54A32D192ED03ull + 31;
+	for (size_t i = 0; i < nthreads; i++) {
+		a[i].id = i;
+		pthread_create(&t[i], NULL, round_worker, &a[i]);
+	}
+	for (uint64_t r = 1; r <= discard_rounds; r++) {
+		for (int k = 0; k < 2; k++) {
+			unsigned long until = atomic_load(&done_ops) + 1 + rng(&s) % (2 * nthreads);
+			while (atomic_load(&done_ops) < until)
+				sched_yield();
+			if (madvise(region, ws_pages * PS, MADV_DONTNEED) == 0)
+				atomic_fetch_add(&discards, 1);
+		}
+		atomic_store(&quiet_round, r);
+		while (atomic_load(&quiet_acks) < r * nthreads)
+			sched_yield();
+	}
+	atomic_store(&race_stop, 1);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&removes, atomic_load(&discards));
+}
+
 static void *race_worker(void *p)
 {
 	size_t id = ((struct targ *)p)->id;
@@ -243,7 +314,8 @@ static void usage(void)
 	fprintf(stderr, "usage: uffd-harness --region-pages N --pages W [--ops N] [--threads T] [--seed S]\n"
 			"                    [--remove-pct P] [--until-signal] [--hold]\n"
 			"       uffd-harness --discard-race --region-pages N --pages W [--ops N] [--threads T]\n"
-			"                    [--discard-max PAGES] [--discard-every OPS] [--seed S] [--hold]\n");
+			"                    [--discard-max PAGES] [--discard-every OPS] [--seed S] [--hold]\n"
+			"       uffd-harness --discard-rounds N --region-pages N --pages W [--threads T] [--seed S]\n");
 	exit(2);
 }
 
@@ -270,6 +342,8 @@ int main(int argc, char **argv)
 			nthreads = strtoul(v, NULL, 10), i++;
 		else if (!strcmp(a, "--seed"))
 			seed = strtoull(v, NULL, 10), i++;
+		else if (!strcmp(a, "--discard-rounds"))
+			discard_rounds = strtoull(v, NULL, 10), i++, discard_race = 1;
 		else if (!strcmp(a, "--discard-every"))
 			discard_every = strtoul(v, NULL, 10), i++;
 		else if (!strcmp(a, "--discard-max"))
@@ -305,7 +379,10 @@ int main(int argc, char **argv)
 	}
 	printf("attached region %zu pages, working set %zu pages\n", region_pages, ws_pages);
 
-	if (discard_race) {
+	if (discard_rounds) {
+		run_discard_rounds();
+		printf("race done\n");
+	} else if (discard_race) {
 		run_discard_race();
 		printf("race done\n");
 	} else {
