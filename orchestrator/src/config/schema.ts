@@ -130,6 +130,9 @@ export const workloadSchema = z.object({
 export const hostSchema = z.object({
   cpu: z.union([z.number().int().min(0), z.literal('last'), z.literal('none')]).default('last'),
   timeout: durationMs.default(10800),
+  /** Priority of the swap devices host swap arms make (the kernel fills the highest first):
+   * above any ordinary swap; 32767 outranks even another run's device. */
+  swap_priority: z.number().int().min(1).max(32767).default(32000),
 }).strict();
 
 export const redisSchema = z.object({

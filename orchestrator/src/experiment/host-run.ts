@@ -94,9 +94,12 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
     if (resident === undefined) throw new Error(`arm ${arm.name}: cannot tell the resident limit (a percentage needs a working set)`);
     const kind = arm.swap_on;
     if (kind !== 'zram' && kind !== 'tmpfs' && kind !== 'disk') throw new Error(`arm ${arm.name}: swap_on: ${kind} is a guest arm (this kernel has no NBD client for host swap)`);
-    const swapMiB = arm.swap_size ?? ws ?? resident * 4;
-    checkHostSwapPossible(kind, swapMiB, resident);
-    const swap = await createHostSwap(ctx, kind, swapMiB);
+    // Room for every evicted page plus slack: the swap allocator hands out 2 MiB clusters
+    // per CPU, and a device sized to the byte can fill up before the cgroup's pages fit.
+    const swapMiB = arm.swap_size ?? (ws !== undefined ? ws + Math.max(64, Math.ceil(ws / 10)) : resident * 4);
+    const priority = config.host.swap_priority;
+    checkHostSwapPossible(kind, swapMiB, resident, { priority });
+    const swap = await createHostSwap(ctx, kind, swapMiB, { priority });
     const cgroup = await createMemoryCgroup(ctx, 'bench', resident);
     return { cgroup, swap, placement: { workload: where, swap: kind === 'zram' ? 'zram: in the faulting thread' : 'loop: kernel loop worker threads (unpinned)' } };
   }

@@ -25,6 +25,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, execaSync } from 'execa';
+import { HELPERS_BIN } from '../handler/monitor.js';
+import { ManagedChild } from '../process/child.js';
+import { waitFor } from '../process/wait.js';
 import type { RunContext } from '../run/context.js';
 import { withLock } from '../image/lock.js';
 import { makeHostChange } from './host-changes.js';
@@ -50,11 +53,24 @@ export const HOST_SWAP_PRIORITY = 32000;
 /** Held while a run checks for other swap and turns its own on (see the file comment). */
 export const HOST_SWAP_LOCK = '/tmp/fluidlab-host-swap.lock';
 
+const PIN = join(HELPERS_BIN, 'fluidlab-pin');
+
 /** The mkswap label prefix of run devices: tells a FluidLab run's swap from the host's own. */
 export const RUN_SWAP_LABEL = 'fluidlab-';
 
-/** Whether the active swap area `device` was made by a FluidLab run (its mkswap label). */
+/** Whether the active swap area `device` was made by a FluidLab run: a loop device over a
+ * file in our swap directories (read from sysfs: no I/O on a device that may be wedged),
+ * or a device whose mkswap label says so. */
 export function isRunSwap(device: string): boolean {
+  const name = basename(device);
+  if (name.startsWith('loop')) {
+    try {
+      const backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
+      return backing.startsWith(`${swapFileDir('tmpfs')}/`) || backing.startsWith(`${swapFileDir('disk')}/`);
+    } catch {
+      return false;
+    }
+  }
   const r = execaSync('blkid', ['-s', 'LABEL', '-o', 'value', device], { reject: false, timeout: 10_000 });
   return r.exitCode === 0 && String(r.stdout).trim().startsWith(RUN_SWAP_LABEL);
 }
@@ -101,6 +117,18 @@ async function makeZram(ctx: RunContext, sizeMiB: number): Promise<string> {
   return device;
 }
 
+/** Keeps a tmpfs backing file's pages in RAM (helpers/bin/fluidlab-pin, mlock) while the
+ * run lasts: were they swapped out, they would go to the swap device they back, and the
+ * loop worker would wait forever on its own writeback (every task using that swap then
+ * hangs in D state: seen here). The pin outlives the loop device (disposed after it). */
+async function pinInRam(ctx: RunContext, file: string): Promise<void> {
+  const child = ctx.own(new ManagedChild({ role: 'pin', file: PIN, args: [file], logFile: join(ctx.runDir, 'pin.log'), lease: ctx.lease }));
+  await waitFor(() => child.logTail(5).includes('fluidlab-pin: pinned'), {
+    timeoutMs: 120_000, what: `fluidlab-pin to lock ${file} in RAM`,
+    abortIf: () => (child.hasExited ? `${child.describeExit()}: ${child.logTail(3)}` : undefined),
+  });
+}
+
 async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number): Promise<{ device: string; backingFile: string }> {
   const dir = swapFileDir(kind);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -108,6 +136,7 @@ async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number
   await makeHostChange(ctx, { kind: 'file', path: backingFile }, async () => {
     await run('fallocate', ['--length', String(sizeMiB * 2 ** 20), backingFile]);
   });
+  if (kind === 'tmpfs') await pinInRam(ctx, backingFile);
   const device = await makeHostChange(ctx, { kind: 'loop', backingFile }, async () =>
     run('losetup', ['--find', '--show', `--direct-io=${kind === 'disk' ? 'on' : 'off'}`, backingFile]));
   ctx.lease.addHostChange({ kind: 'loop', backingFile, device });
