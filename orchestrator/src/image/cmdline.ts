@@ -7,8 +7,10 @@ export interface KernelCommandLineOptions {
   extra?: string[];
 }
 
-/** Base parameters: serial console, reboot at once on panic (QEMU runs with -no-reboot, so it exits). */
-export const BASE_KERNEL_PARAMS: readonly string[] = ['console=ttyS0', 'panic=-1', 'quiet'];
+/** Base parameters: serial console, reboot at once on panic (QEMU runs with -no-reboot, so
+ * it exits), and no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check
+ * can miss its window and panic ("IO-APIC + timer doesn't work"), seen here at load 13. */
+export const BASE_KERNEL_PARAMS: readonly string[] = ['console=ttyS0', 'panic=-1', 'quiet', 'no_timer_check'];
 
 export function kernelCommandLine(opts: KernelCommandLineOptions = {}): string {
   const params = [...BASE_KERNEL_PARAMS];
