@@ -69,11 +69,11 @@ describe('compare', () => {
     expect(thr.verdict).toBe('worse');
     expect(row(c, 'handler.evictions').verdict).toBe('informational');
     expect(c.regressions.map((r) => r.metric).sort()).toEqual(['latency.ns.average', 'throughput.aps']);
-    // Two headline tests: each interval at 97.5% (Bonferroni for 95% overall).
+    // Two headline tests: each interval at 99.5% (Bonferroni for 99% overall).
     expect(c.headline).toMatchObject({ metrics: ['latency.ns.average', 'throughput.aps'], minRepetitions: 3, tests: 2 });
-    expect(c.headline.level).toBeCloseTo(0.975, 12);
-    expect(lat.level).toBeCloseTo(0.975, 12);
-    expect(row(c, 'handler.evictions').level).toBe(0.95);
+    expect(c.headline.level).toBeCloseTo(0.995, 12);
+    expect(lat.level).toBeCloseTo(0.995, 12);
+    expect(row(c, 'handler.evictions').level).toBe(0.99);
   });
 
   it('--fail-on-regression exits 1 only when B is significantly worse', async () => {
@@ -153,16 +153,16 @@ describe('compare', () => {
     expect(row(c2, 'handler.fault_latency_ns.p99').ciLow!).toBeLessThan(row(c2, 'handler.fault_latency_ns.p99').ciHigh!);
   });
 
-  it('flags a +20% latency shift at 3 repetitions a side with 3% noise, Bonferroni over 4 variants x 2 metrics', () => {
+  it('flags a +20% latency shift at 5 repetitions a side with 3% noise, Bonferroni over 4 variants x 2 metrics', () => {
     const variants = (shift: number, phase: number) => ['v1', 'v2', 'v3', 'v4'].map((v, i) => ({
       variant: v, arm: v, kind: 'fluidmem' as const,
-      metrics: { 'latency.ns.average': noisy(3000 * (i + 1) * (v === 'v2' ? shift : 1), 3, 0.03, phase + i), 'throughput.aps': noisy(1e5 / (i + 1), 3, 0.03, phase + i) },
+      metrics: { 'latency.ns.average': noisy(3000 * (i + 1) * (v === 'v2' ? shift : 1), 5, 0.03, phase + i), 'throughput.aps': noisy(1e5 / (i + 1), 5, 0.03, phase + i) },
     }));
     const before = writeFixtureRun({ root, runId: 's-a', variants: variants(1, 0) });
     const after = writeFixtureRun({ root, runId: 's-b', variants: variants(1.2, 3) });
     const c = compareSummaries(before.summary, after.summary);
     expect(c.headline.tests).toBe(8);
-    expect(c.headline.level).toBeCloseTo(1 - 0.05 / 8, 12);
+    expect(c.headline.level).toBeCloseTo(1 - 0.01 / 8, 12);
     expect(c.regressions.map((r) => `${r.variant} ${r.metric}`)).toEqual(['v2 latency.ns.average']);
   });
 

@@ -57,7 +57,7 @@ describe('Welch interval of the relative change', () => {
   });
 
   /** Share of simulated +20% shifts (noise `cv`, `n` runs a side) whose interval at the
-   * Bonferroni level for `tests` tests lies above 0. */
+   * Bonferroni level for `tests` tests (99% family-wise, the default) lies above 0. */
   function power(n: number, cv: number, tests: number, seed: number): number {
     const z = normals(seed);
     let found = 0;
@@ -65,15 +65,15 @@ describe('Welch interval of the relative change', () => {
     for (let i = 0; i < N; i++) {
       const a = Array.from({ length: n }, () => 1000 * (1 + cv * z()));
       const b = Array.from({ length: n }, () => 1200 * (1 + cv * z()));
-      if (welchRelativeChange(a, b, { confidence: 1 - 0.05 / tests }).low! > 0) found++;
+      if (welchRelativeChange(a, b, { confidence: 1 - 0.01 / tests }).low! > 0) found++;
     }
     return found / N;
   }
 
-  it('finds a +20% shift with 3% noise: 3 runs a side for the 2 default headline tests, 5 runs for 8 tests', () => {
-    expect(power(3, 0.03, 2, 5)).toBeGreaterThan(0.9);
-    expect(power(5, 0.03, 8, 6)).toBeGreaterThan(0.9);
-    // What Bonferroni costs at 3 runs: 8 tests find it less often than 2 do.
+  it('finds a +20% shift: 5 runs a side with 3% noise and 8 tests; 3 runs with 2% noise and the 2 default tests (most of the time)', () => {
+    expect(power(5, 0.03, 8, 6)).toBeGreaterThan(0.95);
+    expect(power(3, 0.02, 2, 5)).toBeGreaterThan(0.8);
+    // What Bonferroni and few runs cost: at 3 runs with 3% noise, 8 tests find it less often than 2.
     expect(power(3, 0.03, 8, 5)).toBeLessThan(power(3, 0.03, 2, 5));
   });
 

@@ -33,7 +33,7 @@ export const compareCommand: Command = {
       throw new UsageError('name two runs A and B: run ids, results directories, config files or experiment names (their latest runs)');
     }
     const threshold = thresholdFlag(args);
-    const confidence = numberFlag(args, 'confidence', (n) => n > 0 && n < 1, 'give a level between 0 and 1, e.g. 0.95');
+    const confidence = numberFlag(args, 'confidence', (n) => n > 0 && n < 1, 'give a level between 0 and 1, e.g. 0.99 (the default)');
     const minRepetitions = numberFlag(args, 'min-repetitions', (n) => Number.isInteger(n) && n >= 2, 'give a whole number >= 2 (one run has no spread)');
     const flag = resultsDirFlag(args);
     // Each run is looked up under its own root: a config file brings its results_dir.
