@@ -1,20 +1,27 @@
 /**
  * Integration, the A/A check of issue 12 on real runs: the same commit run twice (a
- * host-placed tiny config: fluidmem-redis and swap-tmpfs, 3 repetitions each of a 2 s
- * pmbench, real fault handler, Redis, memory cgroup and swap), then
- * - the real comparison of run 2 against run 1, and every one of the 10 ways to split the 6
- *   repetitions of each variant into two runs of 3 (C(6,3)/2 = 10 comparisons of the same
- *   commit), flag nothing: no headline verdict 'worse', 'better' or 'changed';
+ * host-placed tiny config: fluidmem-redis and fluidmem-dram, 3 repetitions each of a 2 s
+ * pmbench, real fault handler and Redis), then
+ * - the real comparison of run 2 against run 1 flags nothing (no headline verdict 'worse',
+ *   'better' or 'changed'), and of the 10 ways to split the 6 repetitions of each variant
+ *   into two runs of 3 (C(6,3)/2 = 10 comparisons of the same commit) at most one flags
+ *   anything. The 10 splits always include the most extreme 3+3 partition of every metric
+ *   (top three against bottom three), so even a sound test flags one of them now and then:
+ *   at the default 99% family-wise level, simulated with normal and log-normal noise, no
+ *   split is flagged 96.5% of the time and at most one 99.9% of the time; the old percentile
+ *   bootstrap flagged 41-123 metrics (0-26 'worse') in each of 15 real A/A pairs here;
  * - a nightly of run 2 against run 1 as its baseline exits 0, and its report opens with the
- *   headline (fluidmem-redis / swap-tmpfs with an interval, then the verdicts).
+ *   headline (fluidmem-redis / fluidmem-dram with an interval, then the verdicts).
+ * No swap arm: the host swap-tmpfs arm (swap on a loop device backed by /dev/shm) deadlocked
+ * this host's kernel during an earlier version of this test (/work/notes/loop0-swap-deadlock.md).
  * A known +20% shift being flagged is tested on controlled noise (compare.test.ts and
  * stats.test.ts): on this shared two-core host the run-to-run spread of 3 repetitions is
  * often far wider than 20%, and the verdicts must then say "no significant change".
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { runExperiment } from '../../src/experiment/runner.js';
 import { runNightly } from '../../src/nightly/nightly.js';
@@ -27,17 +34,21 @@ import { headlineFromConfig } from '../../src/stats/headline.js';
 
 process.env.FLUIDLAB_RUNS_DIR = mkdtempSync(join(tmpdir(), 'fluidlab-aa-runs-'));
 const resultsRoot = mkdtempSync(join(tmpdir(), 'fluidlab-aa-results-'));
+const configDir = mkdtempSync(join(tmpdir(), 'fl-aa-cfg-'));
+afterAll(() => {
+  for (const dir of [resultsRoot, configDir, process.env.FLUIDLAB_RUNS_DIR!]) rmSync(dir, { recursive: true, force: true });
+});
 
-/** configs/host-tiny.yaml with two arms, 3 repetitions and the headline pair. */
+/** configs/host-tiny.yaml with the two fluidmem arms, 3 repetitions and the headline pair. */
 function aaConfig(): string {
-  const cfg = join(mkdtempSync(join(tmpdir(), 'fl-aa-cfg-')), 'aa.yaml');
+  const cfg = join(configDir, 'aa.yaml');
   const src = readFileSync('configs/host-tiny.yaml', 'utf8')
     .replace(/^name: host-tiny$/m, 'name: aa-check')
     .replace(/arms:[\s\S]*?workload:/, 'arms:\n' +
       '  - { name: fluidmem-redis, kind: fluidmem, backend: redis, resident: 16M, placement: host }\n' +
-      '  - { name: swap-tmpfs, kind: swap, resident: 16M, swap_on: tmpfs, placement: host }\n' +
+      '  - { name: fluidmem-dram, kind: fluidmem, backend: dram, resident: 16M, placement: host }\n' +
       'workload:')
-    .replace(/^repetitions: \d+$/m, 'repetitions: 3\nheadline:\n  compare: [fluidmem-redis, swap-tmpfs]\n  min_repetitions: 3');
+    .replace(/^repetitions: \d+$/m, 'repetitions: 3\nheadline:\n  compare: [fluidmem-redis, fluidmem-dram]\n  min_repetitions: 3');
   writeFileSync(cfg, src);
   return cfg;
 }
@@ -81,8 +92,8 @@ describe('A/A on real runs of the same commit', () => {
       expect(summary.failed, JSON.stringify(summary.runs.filter((r) => r.status !== 'ok'))).toBe(0);
       dirs.push(dir);
     }
-    expect(headline).toMatchObject({ metrics: ['latency.ns.average', 'throughput.aps'], compare: [['fluidmem-redis', 'swap-tmpfs']], minRepetitions: 3 });
-  });
+    expect(headline).toMatchObject({ metrics: ['latency.ns.average', 'throughput.aps'], compare: [['fluidmem-redis', 'fluidmem-dram']], minRepetitions: 3 });
+  }, 900_000);
 
   it('flags nothing: the real comparison and all 10 splits of the 6 repetitions into 3 + 3', () => {
     expect(dirs).toHaveLength(2);
@@ -93,11 +104,15 @@ describe('A/A on real runs of the same commit', () => {
     expect(flagged(real)).toEqual([]);
     const all = splits();
     expect(all).toHaveLength(10);
+    const flaggedSplits: string[] = [];
     for (const [i, [pa, pb]] of all.entries()) {
       const c = compareSummaries(resampled(one, one, two, pa, `split-${i}-a`), resampled(one, one, two, pb, `split-${i}-b`), { headline });
-      expect(c.rows.filter((r) => r.headline && r.verdict === 'not-enough-runs')).toEqual([]);
-      expect(flagged(c), `split ${pa} | ${pb}:\n${formatComparison(c)}`).toEqual([]);
+      expect(c.headline.tests).toBe(4);
+      if (flagged(c).length) flaggedSplits.push(`split ${pa} | ${pb}: ${flagged(c).join('; ')}\n${formatComparison(c)}`);
     }
+    console.log(`A/A splits flagged: ${flaggedSplits.length} of 10`);
+    expect(flaggedSplits.length, flaggedSplits.join('\n\n')).toBeLessThanOrEqual(1);
+    expect(flaggedSplits.flatMap((f) => f.split('\n')[0]!.split('; ')).length).toBeLessThanOrEqual(1);
   });
 
   it('a nightly of run 2 with run 1 as the baseline exits 0; its report opens with the headline', async () => {
@@ -111,7 +126,7 @@ describe('A/A on real runs of the same commit', () => {
     const html = readFileSync(result.report!, 'utf8');
     const first = html.indexOf('<section id=');
     expect(html.slice(first)).toMatch(/^<section id="headline"><h2>Headline<\/h2>/);
-    expect(html).toMatch(/<strong>fluidmem-redis \/ swap-tmpfs<\/strong><\/td><td class="metric">latency\.ns\.average<\/td><td><strong>[\d.]+×<\/strong><\/td><td>\[[\d.]+×, [\d.]+×\]<\/td>/);
+    expect(html).toMatch(/<strong>fluidmem-redis \/ fluidmem-dram<\/strong><\/td><td class="metric">latency\.ns\.average<\/td><td><strong>[\d.]+×<\/strong><\/td><td>\[[\d.]+×, [\d.]+×\]<\/td>/);
     expect(html.indexOf('id="headline"')).toBeLessThan(html.indexOf('id="arms"'));
     expect(readFileSync(result.trend!, 'utf8')).toContain('aa-check: verdict per night');
   });
