@@ -14,41 +14,9 @@ import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { RunContext } from '../run/context.js';
+import type { HostChange } from '../process/host-change.js';
 
-export type HostChange =
-  /** `swapon DEVICE` was (about to be) run. */
-  | { kind: 'swapon'; device: string }
-  /** A loop device over `backingFile` was (about to be) attached; `device` once known. */
-  | { kind: 'loop'; backingFile: string; device?: string }
-  /** zram device N was hot-added (recorded right after hot_add returned its number). */
-  | { kind: 'zram'; device: string }
-  /** A file outside the run directory (a swap backing file). */
-  | { kind: 'file'; path: string }
-  /** A cgroup directory; `parentIfEmpty` is removed too when no other run uses it. */
-  | { kind: 'cgroup'; dir: string; parentIfEmpty?: string };
-
-/** One line for logs and `orchestrate down`: what the change is. */
-export function describeHostChange(c: HostChange): string {
-  switch (c.kind) {
-    case 'swapon': return `swap on ${c.device}`;
-    case 'loop': return `loop device ${c.device ?? '?'} over ${c.backingFile}`;
-    case 'zram': return `zram device ${c.device}`;
-    case 'file': return `file ${c.path}`;
-    case 'cgroup': return `cgroup ${c.dir}`;
-  }
-}
-
-/** Two records name the same change (used to drop a record once it is undone). */
-export function sameHostChange(a: HostChange, b: HostChange): boolean {
-  if (a.kind !== b.kind) return false;
-  switch (a.kind) {
-    case 'swapon': return a.device === (b as typeof a).device;
-    case 'loop': return a.backingFile === (b as typeof a).backingFile;
-    case 'zram': return a.device === (b as typeof a).device;
-    case 'file': return a.path === (b as typeof a).path;
-    case 'cgroup': return a.dir === (b as typeof a).dir;
-  }
-}
+export { describeHostChange, sameHostChange, type HostChange } from '../process/host-change.js';
 
 /** Active swap devices and files (first column of /proc/swaps). */
 export function activeSwaps(): string[] {

@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { onSignalExit } from '../process/cleanup.js';
-import { Lease, readLease, reapRunDir, runsRoot } from '../process/lease.js';
+import { Lease, readLease, runsRoot } from '../process/lease.js';
+import { reapRunDir } from './reap.js';
 
 export interface Disposable {
   dispose(): Promise<void>;

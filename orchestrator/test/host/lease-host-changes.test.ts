@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { HostChange } from '../../src/host/host-changes.js';
-import { LEASE_NAME, readLease, reapRunDir, type LeaseFile } from '../../src/process/lease.js';
+import { LEASE_NAME, readLease, type LeaseFile } from '../../src/process/lease.js';
+import { reapRunDir } from '../../src/run/reap.js';
 
 describe('host changes in leases', () => {
   it('undoes newest first, keeps what could not be undone, and retries it on the next reap', async () => {

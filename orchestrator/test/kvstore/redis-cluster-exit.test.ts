@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readLease, reapRunDir } from '../../src/process/lease.js';
+import { readLease } from '../../src/process/lease.js';
+import { reapRunDir } from '../../src/run/reap.js';
 import { waitFor } from '../../src/process/wait.js';
 
 const runsDir = mkdtempSync(join(tmpdir(), 'fl-cluster-exit-'));

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listRunDirs, readLease, reapRunDir } from '../../src/process/lease.js';
+import { listRunDirs, readLease } from '../../src/process/lease.js';
+import { reapRunDir } from '../../src/run/reap.js';
 import { isSameProcess } from '../../src/process/procfs.js';
 
 describe('leases', () => {

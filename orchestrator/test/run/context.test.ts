@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManagedChild } from '../../src/process/child.js';
-import { readLease, reapRunDir } from '../../src/process/lease.js';
+import { readLease } from '../../src/process/lease.js';
+import { reapRunDir } from '../../src/run/reap.js';
 import { isSameProcess } from '../../src/process/procfs.js';
 import { waitFor } from '../../src/process/wait.js';
 import { RunContext, newRunId } from '../../src/run/context.js';
@@ -64,16 +65,22 @@ describe('RunContext teardown', () => {
 
   it('a crashed teardown of an orchestrator that then exits: `orchestrate down --all` reaps what it left', async () => {
     const root = mkdtempSync(join(tmpdir(), 'fl-runs-'));
-    // The owner: a RunContext whose teardown fails while its helper (ignoring SIGTERM,
-    // so it survives the owner's exit) still runs; it prints the pid and the error.
+    // The owner: a RunContext whose teardown fails while a helper it leased still runs.
+    // Children started by ManagedChild die with their owner (pdeathsig), so the helper here
+    // stands for what can outlive it: a detached process (ignoring SIGTERM) in the lease.
     const owner = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', `
+      import { spawn } from 'node:child_process';
+      import { openSync, readFileSync } from 'node:fs';
       import { join } from 'node:path';
-      import { ManagedChild } from ${JSON.stringify(join(process.cwd(), 'orchestrator/src/process/child.ts'))};
       import { waitFor } from ${JSON.stringify(join(process.cwd(), 'orchestrator/src/process/wait.ts'))};
       import { RunContext } from ${JSON.stringify(join(process.cwd(), 'orchestrator/src/run/context.ts'))};
       const ctx = new RunContext('crashed-teardown');
-      const child = new ManagedChild({ role: 'helper', file: 'sh', args: ${JSON.stringify(STUBBORN)}, logFile: join(ctx.runDir, 'helper.log'), lease: ctx.lease });
-      await waitFor(() => child.logTail().includes('ignoring TERM'), { timeoutMs: 10000, what: 'the trap' });
+      const log = join(ctx.runDir, 'helper.log');
+      const out = openSync(log, 'a');
+      const child = spawn('sh', ${JSON.stringify(STUBBORN)}, { detached: true, stdio: ['ignore', out, out] });
+      child.unref();
+      ctx.lease.add('helper', child.pid, 'sh');
+      await waitFor(() => readFileSync(log, 'utf8').includes('ignoring TERM'), { timeoutMs: 10000, what: 'the trap' });
       ctx.own({ dispose: async () => { throw new Error('helper: could not stop it'); } });
       const error = await ctx.dispose().then(() => '', (e) => e.message);
       console.log(JSON.stringify({ pid: child.pid, error }));

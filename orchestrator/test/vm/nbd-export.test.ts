@@ -8,7 +8,8 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Lease, readLease, reapRunDir } from '../../src/process/lease.js';
+import { Lease, readLease } from '../../src/process/lease.js';
+import { reapRunDir } from '../../src/run/reap.js';
 import { isSameProcess } from '../../src/process/procfs.js';
 import { NbdServer, nbdServerArgs } from '../../src/vm/nbd-export.js';
 import { driveArg } from '../../src/vm/qemu-args.js';

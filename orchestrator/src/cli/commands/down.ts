@@ -2,7 +2,8 @@ import { basename, join } from 'node:path';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { parseArgs } from '../args.js';
-import { listRunDirs, reapRunDir, runsRoot } from '../../process/lease.js';
+import { listRunDirs, runsRoot } from '../../process/lease.js';
+import { reapRunDir } from '../../run/reap.js';
 
 export const downCommand: Command = {
   name: 'down',
