@@ -5,22 +5,12 @@
  */
 import { z } from 'zod';
 import { closest } from './suggest.js';
+import { parsedWith } from './parsed-field.js';
 import { parseDurationMs, parseSizeMiB } from './units.js';
 import { geometryIssues, sizeLimitProblem } from './geometry.js';
 import { checkTimeline, timelineSchema } from './timeline.js';
 import { checkArmStores, storeSchema } from './store.js';
 
-/** A number or string field parsed by `parse`; `expected` completes "expected ..., got X". */
-function parsedWith<T>(parse: (v: unknown) => T | undefined, expected: string) {
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const out = parse(v);
-    if (out === undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected ${expected}, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
 
 /** Refuses a size beyond what FluidLab can express (config/geometry.ts). */
 function boundedSize(mib: number, ctx: z.RefinementCtx): void {

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { closest } from './suggest.js';
+import { parsedWith } from './parsed-field.js';
 import { parseDurationMs, parseSizeMiB } from './units.js';
 import { sizeLimitProblem } from './geometry.js';
 
@@ -22,25 +23,15 @@ function parseOffsetMs(v: unknown): number | undefined {
   return parseDurationMs(v);
 }
 
-function parsed<T>(parse: (v: unknown) => T | undefined, expected: string) {
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const out = parse(v);
-    if (out === undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected ${expected}, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
 
 /** Sizes down to one 4 KiB page (1M = 256 pages). */
-const footprint = parsed(parseSizeMiB, 'a size such as 1M, 64M or 4K').superRefine((mib, ctx) => {
+const footprint = parsedWith(parseSizeMiB, 'a size such as 1M, 64M or 4K').superRefine((mib, ctx) => {
   const problem = sizeLimitProblem(mib);
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem, fatal: true });
   else if (Math.round(mib * 256) < 1) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a footprint needs at least one 4 KiB page (4K)', fatal: true });
 });
-const offsetMs = parsed(parseOffsetMs, 'a time such as 10s, 500ms or a number of seconds');
-const durationMs = parsed(parseDurationMs, 'a duration such as 2s or 500ms');
+const offsetMs = parsedWith(parseOffsetMs, 'a time such as 10s, 500ms or a number of seconds');
+const durationMs = parsedWith(parseDurationMs, 'a duration such as 2s or 500ms');
 const armName = z.string().min(1);
 
 export const ACTION_KINDS = ['resize', 'balloon', 'store', 'exec'] as const;

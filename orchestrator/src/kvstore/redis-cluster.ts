@@ -23,8 +23,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ManagedChild } from '../process/child.js';
+import { ChildOwner } from '../process/child-owner.js';
 import type { Lease } from '../process/lease.js';
-import type { ChildExit, OwnedProcess } from '../process/owned.js';
 import { waitFor } from '../process/wait.js';
 import { freePort } from '../vm/ports.js';
 import { parseClusterNodes, servingMasters, slotCount, type ClusterNodeInfo } from './cluster-nodes.js';
@@ -47,33 +47,15 @@ export interface EmbeddedClusterOptions {
 }
 
 /** One redis-server of the cluster. */
-export class ClusterNode implements OwnedProcess {
-  constructor(private readonly child: ManagedChild, readonly port: number, readonly busPort: number, readonly dir: string) {}
+export class ClusterNode extends ChildOwner {
+  constructor(protected readonly child: ManagedChild, readonly port: number, readonly busPort: number, readonly dir: string) {
+    super();
+  }
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
   }
 
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  get exited(): Promise<ChildExit> {
-    return this.child.exited;
-  }
-
-  get hasExited(): boolean {
-    return this.child.hasExited;
-  }
-
-  describeExit(): string {
-    return this.child.describeExit();
-  }
-
-  /** The last lines of the node's redis.log. */
-  logTail(lines?: number): string {
-    return this.child.logTail(lines);
-  }
 
   /** Idempotent: SIGTERM, SIGKILL after 3 s; resolves once the node is gone. */
   dispose(): Promise<void> {

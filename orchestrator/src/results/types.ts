@@ -5,6 +5,7 @@
  * where one exists (latency.ns.average, throughput.aps, read.latency.ns.p99, ...).
  */
 import type { HostFacts } from '../host/facts.js';
+import type { MasterStats } from '../kvstore/cluster-store.js';
 import type { TimelineRecord } from './series.js';
 
 export const RUN_SCHEMA = 'fluidlab.run/1';
@@ -49,22 +50,8 @@ export interface RunRecord {
   redis?: { cluster: { before?: ClusterMasterStats[]; after: ClusterMasterStats[] } };
 }
 
-/** One master of a Redis Cluster (kvstore/cluster-store.ts MasterStats). */
-export interface ClusterMasterStats {
-  /** By lowest slot: master 0 serves slot 0. */
-  index: number;
-  id: string;
-  address: string;
-  role: string;
-  slots: number;
-  replicas: number;
-  /** All keys on the master (DBSIZE). */
-  keys: number;
-  /** The run's page keys on it. */
-  prefixKeys?: number;
-  usedMemory: number;
-  totalCommandsProcessed: number;
-}
+/** One master of a Redis Cluster, as kvstore/cluster-store.ts reads it. */
+export type ClusterMasterStats = MasterStats;
 
 export interface VmResult {
   name: string;
