@@ -33,6 +33,7 @@
 #include <hiredis/hiredis.h>
 
 #include "monitor.h"
+#include "rcluster.h"
 
 #define PS FM_PAGE_SIZE
 #define WB_PAGES 2048u
@@ -40,6 +41,7 @@
 #define DEL_BATCH 256
 
 static enum backend_kind kind;
+static bool cluster; /* redis-cluster://: the Redis operations go to rcluster.c */
 
 enum backend_kind backend_kind(void) { return kind; }
 
@@ -113,7 +115,7 @@ uint32_t wb_take(const void *page)
 	return b;
 }
 
-static void wb_release(uint32_t b)
+void wb_release(uint32_t b)
 {
 	wbfree[nwbfree++] = b;
 }
@@ -355,6 +357,8 @@ static char *key_dup(const char *vmid, uint32_t pg)
 
 void redis_flush_dels(void)
 {
+	if (cluster)
+		return; /* batched per slot in cluster.c */
 	if (!ndel)
 		return;
 	char **keys = xrealloc(NULL, ndel * sizeof *keys);
@@ -368,6 +372,8 @@ void redis_del(struct vm *vm, uint32_t pg)
 {
 	if (kind != BK_REDIS)
 		return;
+	if (cluster)
+		return rcl_del(vm, pg);
 	if (!delkeys)
 		delkeys = xrealloc(NULL, DEL_BATCH * sizeof *delkeys);
 	delkeys[ndel] = key_dup(vm->id, pg);
@@ -377,6 +383,8 @@ void redis_del(struct vm *vm, uint32_t pg)
 
 void redis_set(struct vm *vm, uint32_t pg, uint32_t buf)
 {
+	if (cluster)
+		return rcl_set(vm, pg, buf);
 	redis_flush_dels(); /* an older UNLINK of this key must not overtake the SET */
 	push_op(&rc_wb, (struct rop){.type = OP_SET, .pg = pg, .buf = buf, .uid = vm->uid, .key = key_dup(vm->id, pg)});
 	/* written by redis_kick() at the end of the loop iteration: one write per batch */
@@ -384,6 +392,8 @@ void redis_set(struct vm *vm, uint32_t pg, uint32_t buf)
 
 void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
 {
+	if (cluster)
+		return rcl_get(vm, pg, t0);
 	/* .buf carries the page's fetch generation: see on_reply */
 	push_op(&rc_fetch, (struct rop){.type = OP_GET, .pg = pg, .buf = vm->pages[pg].slot, .uid = vm->uid,
 					.t0 = t0, .key = key_dup(vm->id, pg)});
@@ -392,7 +402,7 @@ void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
 
 bool redis_backpressure(void)
 {
-	return kind == BK_REDIS && oom;
+	return kind == BK_REDIS && (cluster ? cl_backpressure() : oom);
 }
 
 /* Stop reading this pipeline's replies and resend the FIFO from its head after delay_ms. */
@@ -511,6 +521,8 @@ static void rconn_event(struct rconn *c, uint32_t events)
 
 void redis_conn_event(void *ptr, uint32_t events)
 {
+	if (cluster)
+		return cl_event(ptr, events);
 	rconn_event(ptr, events);
 }
 
@@ -518,14 +530,22 @@ void redis_kick(void)
 {
 	if (kind != BK_REDIS)
 		return;
+	if (cluster)
+		return cl_kick();
 	redis_flush_dels();
 	kick(&rc_wb);
 	kick(&rc_fetch);
 }
 
+/* the cluster counters as JSON (stats: "cluster"), 0 when the backend is not a cluster */
+int backend_cluster_stats(char *buf, size_t n)
+{
+	return cluster ? rcl_stats_json(buf, n) : 0;
+}
+
 size_t redis_pending(void)
 {
-	return kind == BK_REDIS ? rc_wb.ocount + ndel : 0;
+	return kind != BK_REDIS ? 0 : cluster ? cl_pending_writes() : rc_wb.ocount + ndel;
 }
 
 /* blocking request used only while connecting (AUTH, PING); the socket has timeouts */
@@ -704,6 +724,8 @@ int backend_tick(void)
 {
 	if (kind != BK_REDIS)
 		return -1;
+	if (cluster)
+		return cl_tick();
 	int a = rconn_tick(&rc_wb), b = rconn_tick(&rc_fetch);
 	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
@@ -714,8 +736,10 @@ int backend_init(const char *spec, char *err, size_t errlen)
 		kind = BK_DRAM;
 		return 0;
 	}
-	if (strncmp(spec, "redis://", 8) && strncmp(spec, "unix://", 7)) {
-		snprintf(err, errlen, "unknown backend '%s' (expected dram, redis://HOST:PORT or unix:///PATH)", spec);
+	cluster = !strncmp(spec, RCL_SCHEME, strlen(RCL_SCHEME));
+	if (strncmp(spec, "redis://", 8) && strncmp(spec, "unix://", 7) && !cluster) {
+		snprintf(err, errlen, "unknown backend '%s' (expected dram, redis://HOST:PORT, unix:///PATH or "
+			 "redis-cluster://HOST:PORT[,HOST:PORT...])", spec);
 		return -1;
 	}
 	kind = BK_REDIS;
@@ -761,6 +785,13 @@ int backend_init(const char *spec, char *err, size_t errlen)
 	}
 	for (uint32_t i = WB_PAGES; i > 0; i--)
 		wbfree[nwbfree++] = i - 1;
+	if (cluster) {
+		if (rcl_init(spec + strlen(RCL_SCHEME), nonce, deadline_ns, err, errlen) < 0)
+			return -1;
+		logmsg("redis-cluster keys: {%s{vm id}:%s:{page/%d}}:{page} (deadline %llu ms)", M.key_prefix, nonce,
+		       RCL_CHUNK_PAGES, (unsigned long long)(deadline_ns / 1000000ull));
+		return 0;
+	}
 	if (rconn_open(&rc_wb, spec, err, errlen) < 0 || rconn_open(&rc_fetch, spec, err, errlen) < 0)
 		return -1;
 	logmsg("redis keys: %s{vm id}:%s:{page} (deadline %llu ms)", M.key_prefix, nonce,
@@ -773,6 +804,8 @@ void redis_drain(int timeout_ms)
 {
 	if (kind != BK_REDIS)
 		return;
+	if (cluster)
+		return cl_drain(timeout_ms);
 	redis_flush_dels();
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	while (rc_wb.ocount && now_ns() < deadline) {

@@ -122,7 +122,11 @@ static void stats_json(struct sbuf *b)
 		sb_printf(b, "}");
 		first = 0;
 	}
-	sb_printf(b, "]}\n");
+	char cl[512];
+	if (backend_cluster_stats(cl, sizeof cl) > 0) /* redis-cluster:// only: redirects, stalls, WAITs */
+		sb_printf(b, "],\"cluster\":%s}\n", cl);
+	else
+		sb_printf(b, "]}\n");
 }
 
 /* Marks the client dropped (closed and freed by control_tick, so no caller up the stack

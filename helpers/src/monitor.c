@@ -1,7 +1,8 @@
 /* monitor.c -- fluidmem-monitor: main program and event loop.
  *
  *   fluidmem-monitor --socket PATH --control PATH
- *                    --backend redis://HOST:PORT|unix:///PATH|dram --capacity PAGES
+ *                    --backend redis://HOST:PORT|unix:///PATH|redis-cluster://HOST:PORT[,...]|dram
+ *                    --capacity PAGES
  *                    [--key-prefix PREFIX]          (Redis password: FLUIDMEM_REDIS_PASSWORD)
  *
  * One thread, one epoll set: the attach listener (SOCK_SEQPACKET; each connection
@@ -31,7 +32,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: fluidmem-monitor --socket PATH --control PATH "
-			"--backend redis://HOST:PORT|unix:///PATH|dram --capacity PAGES [--key-prefix PREFIX]\n");
+			"--backend redis://HOST:PORT|unix:///PATH|redis-cluster://HOST:PORT[,HOST:PORT...]|dram "
+			"--capacity PAGES [--key-prefix PREFIX]\n");
 	exit(2);
 }
 

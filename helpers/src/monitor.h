@@ -154,6 +154,7 @@ void redis_set_done(uint64_t vm_uid, uint32_t pg, uint32_t buf);
  * Exits the monitor (fail closed) when Redis stays silent or unreachable past
  * FLUIDMEM_REDIS_TIMEOUT_MS (default 10000). */
 int backend_tick(void);
+int backend_cluster_stats(char *buf, size_t n); /* redis-cluster:// counters as JSON; 0 otherwise */
 /* true while Redis refuses writes (-OOM/-MISCONF): no new evictions until it accepts */
 bool redis_backpressure(void);
 #define FM_KEY_PREFIX_MAX 128 /* --key-prefix bytes */
