@@ -7,8 +7,12 @@
  *   fault-bench monitor --pages N --control PATH
  *        run under LD_PRELOAD=libfluidmem-attach.so with FLUIDMEM_REGION_BYTES = 2N pages;
  *        zero-fill: first read of N never-touched pages; then N pages are written
- *        (N >> monitor capacity, so most get evicted), the monitor is flushed, and
- *        fetch: the N pages are read back in order (each read faults: FIFO + scan).
+ *        (N >> monitor capacity, so most get evicted), and read back (and checked) three
+ *        times, each a read-only pass: fetch = in order (a sequential scan: each read
+ *        faults, FIFO), random = a uniform random permutation (no trend), stride = every
+ *        3rd page, wrapping. After each pass a "-meta" line gives the monitor's write-backs
+ *        per eviction during that pass (a read-only pass need not write clean pages back)
+ *        and its prefetch hits and wasted prefetches.
  * Each access is timed with clock_gettime around a single load/store. Prints one JSON
  * line per measurement: {"mode","count","p50_ns","p99_ns","mean_ns"}. */
 #define _GNU_SOURCE
@@ -144,6 +148,50 @@ static char *control(const char *path, const char *req)
 	return buf;
 }
 
+static unsigned long long stat_u64(const char *st, const char *key)
+{
+	char k[64];
+	snprintf(k, sizeof k, "\"%s\":", key);
+	const char *p = strstr(st, k); /* the first occurrence: the "total" object */
+	return p ? strtoull(p + strlen(k), NULL, 10) : 0ull;
+}
+
+/* One read-only pass over the N written pages in the given order; every page is checked.
+ * Prints the latency line and, from the monitor's stats around the pass, the write-backs
+ * per eviction and the prefetch counters of the pass. Returns the wrong pages. */
+static size_t read_pass(const char *name, volatile unsigned char *r, const size_t *order, size_t n, const char *ctl,
+			uint64_t *lat)
+{
+	control(ctl, "{\"cmd\":\"flush\"}\n");
+	char *st = control(ctl, "{\"cmd\":\"stats\"}\n");
+	unsigned long long w0 = stat_u64(st, "backend_writes"), e0 = stat_u64(st, "evictions"),
+			   h0 = stat_u64(st, "prefetch_hits"), x0 = stat_u64(st, "prefetch_wasted"),
+			   c0 = stat_u64(st, "clean_drops");
+	size_t bad = 0;
+	uint64_t t_start = now();
+	for (size_t j = 0; j < n; j++) {
+		size_t i = order[j];
+		uint64_t t0 = now();
+		unsigned char v = r[i * PS];
+		lat[j] = now() - t0;
+		bad += v != (unsigned char)((i % 251) + 1);
+	}
+	uint64_t wall = now() - t_start;
+	char mode[64];
+	snprintf(mode, sizeof mode, "monitor-%s", name);
+	report(mode, lat, n);
+	control(ctl, "{\"cmd\":\"flush\"}\n");
+	st = control(ctl, "{\"cmd\":\"stats\"}\n");
+	unsigned long long dw = stat_u64(st, "backend_writes") - w0, de = stat_u64(st, "evictions") - e0;
+	printf("{\"mode\":\"monitor-%s-meta\",\"pass_ns_per_page\":%.0f,\"evictions\":%llu,\"backend_writes\":%llu,"
+	       "\"writes_per_eviction\":%.3f,\"clean_drops\":%llu,\"prefetch_hits\":%llu,\"prefetch_wasted\":%llu,\"bad_pages\":%zu}\n",
+	       name, (double)wall / (double)n, de, dw, de ? (double)dw / (double)de : 0.0,
+	       stat_u64(st, "clean_drops") - c0, stat_u64(st, "prefetch_hits") - h0,
+	       stat_u64(st, "prefetch_wasted") - x0, bad);
+	fflush(stdout);
+	return bad;
+}
+
 static void monitor_mode(size_t n, const char *ctl, uint64_t *lat)
 {
 	/* map like QEMU so the attach library captures it */
@@ -158,20 +206,36 @@ static void monitor_mode(size_t n, const char *ctl, uint64_t *lat)
 	touch_read("monitor-zero-fill", r + n * PS, n, lat);
 	for (size_t i = 0; i < n; i++)
 		memset((void *)(r + i * PS), (int)(i % 251) + 1, PS);
-	control(ctl, "{\"cmd\":\"flush\"}\n");
-	size_t bad = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now();
-		unsigned char v = r[i * PS];
-		lat[i] = now() - t0;
-		bad += v != (unsigned char)((i % 251) + 1);
+	size_t *order = calloc(n, sizeof *order), bad = 0;
+	/* sequential scan (N >> capacity: FIFO, every access faults) */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	bad += read_pass("fetch", r, order, n, ctl, lat);
+	/* uniform random order (no trend: prefetch must stay off) */
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = n - 1; i > 0; i--) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t j = x % (i + 1), t = order[i];
+		order[i] = order[j], order[j] = t;
 	}
-	report("monitor-fetch", lat, n);
+	bad += read_pass("random", r, order, n, ctl, lat);
+	/* strided: every 3rd page, wrapping (a trend of +3 pages) */
+	for (size_t i = 0, k = 0; k < 3; k++)
+		for (size_t p = k; p < n; p += 3)
+			order[i++] = p;
+	bad += read_pass("stride", r, order, n, ctl, lat);
 	const char *st = control(ctl, "{\"cmd\":\"stats\"}\n");
 	const char *b = strstr(st, "\"bytes_per_tracked_page\":");
-	const char *rf = strstr(st, "\"remote_fetches\":");
-	printf("{\"mode\":\"monitor-meta\",\"bytes_per_tracked_page\":%s,\"remote_fetches\":%llu,\"bad_pages\":%zu}\n",
-	       b ? strtok((char *)b + 25, ",}") : "null", rf ? strtoull(rf + 17, NULL, 10) : 0ull, bad);
+	unsigned long long rf = stat_u64(st, "remote_fetches");
+	const char *sp = strstr(st, "\"spin\":{");
+	char spin[512] = "null";
+	if (sp) {
+		size_t k = strcspn(sp + 7, "}");
+		snprintf(spin, sizeof spin, "%.*s}", (int)k, sp + 7);
+	}
+	printf("{\"mode\":\"monitor-meta\",\"bytes_per_tracked_page\":%s,\"remote_fetches\":%llu,\"bad_pages\":%zu,\"spin\":%s}\n",
+	       b ? strtok((char *)b + 25, ",}") : "null", rf, bad, spin);
+	free(order);
 }
 
 int main(int argc, char **argv)

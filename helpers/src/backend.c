@@ -33,6 +33,7 @@
 #include <hiredis/hiredis.h>
 
 #include "monitor.h"
+#include "spin.h"
 #include "rcluster.h"
 
 #define PS FM_PAGE_SIZE
@@ -146,7 +147,7 @@ void wb_release(uint32_t b)
 #define OOM_RETRY_MS 250
 #define HANDSHAKE_TIMEOUT_MS 1000
 
-enum { OP_SET = 1, OP_GET, OP_DEL };
+enum { OP_SET = 1, OP_GET, OP_DEL, OP_PGET /* prefetch GET: .buf = buffer, .t0 = generation */ };
 struct rop {
 	uint8_t type;
 	uint32_t pg, buf, nkeys;
@@ -260,7 +261,7 @@ static void format_op(struct rconn *c, const struct rop *op)
 		argv[1] = op->key, lens[1] = strlen(op->key);
 		argv[2] = wb_page(op->buf), lens[2] = PS;
 		argc = 3;
-	} else if (op->type == OP_GET) {
+	} else if (op->type == OP_GET || op->type == OP_PGET) {
 		argv[0] = "GET", lens[0] = 3;
 		argv[1] = op->key, lens[1] = strlen(op->key);
 		argc = 2;
@@ -390,6 +391,20 @@ void redis_set(struct vm *vm, uint32_t pg, uint32_t buf)
 	/* written by redis_kick() at the end of the loop iteration: one write per batch */
 }
 
+bool redis_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen)
+{
+	if (cluster)
+		return false; /* not (yet) for the cluster backend */
+	push_op(&rc_fetch, (struct rop){.type = OP_PGET, .pg = pg, .buf = idx, .uid = vm->uid, .t0 = gen,
+					.key = key_dup(vm->id, pg)});
+	return true;
+}
+
+void redis_fetch_kick(void)
+{
+	kick(&rc_fetch);
+}
+
 void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	if (cluster)
@@ -470,8 +485,13 @@ static void on_reply(struct rconn *c, redisReply *r)
 			break;
 		}
 		vm_place_fetched(vm, o.pg, r->str, o.t0);
+		spin_note(now_ns()); /* the next fault usually follows a reply closely */
 		break;
 	}
+	case OP_PGET:
+		vm_prefetch_reply(o.uid, o.pg, o.buf, (uint32_t)o.t0,
+				  r->type == REDIS_REPLY_STRING && r->len == PS ? r->str : NULL);
+		break;
 	default:
 		break;
 	}

@@ -29,6 +29,7 @@
 
 #include "json.h"
 #include "monitor.h"
+#include "spin.h"
 
 enum { W_NONE, W_RESIZE, W_FLUSH };
 #define CTL_OUT_MAX (4u << 20) /* bytes of unread replies before a client is dropped */
@@ -93,6 +94,12 @@ static void counters_json(struct sbuf *b, const struct counters *c)
 		  (long long)c->remote_pages, (long long)c->evicting_pages, (long long)c->fetching_pages,
 		  (unsigned long long)c->removed_pages, (unsigned long long)c->queue_hits,
 		  (unsigned long long)c->bytes_written, (unsigned long long)c->bytes_read, h);
+	/* issue 11: prefetch and clean-page counters */
+	sb_printf(b, ",\"prefetch_issued\":%llu,\"prefetch_hits\":%llu,\"prefetch_wasted\":%llu,"
+		  "\"prefetch_buffered\":%lld,\"clean_drops\":%llu",
+		  (unsigned long long)c->prefetch_issued, (unsigned long long)c->prefetch_hits,
+		  (unsigned long long)c->prefetch_wasted, (long long)c->prefetch_buffered,
+		  (unsigned long long)c->clean_drops);
 }
 
 static void stats_json(struct sbuf *b)
@@ -109,7 +116,9 @@ static void stats_json(struct sbuf *b)
 		  (unsigned long long)M.capacity, backend_kind() == BK_DRAM ? "dram" : "redis",
 		  (unsigned long long)tracked, meta, tracked ? (double)meta / (double)tracked : 0.0);
 	counters_json(b, &M.total);
-	sb_printf(b, "},\"vms\":[");
+	char fast[512];
+	spin_stats_json(fast, sizeof fast);
+	sb_printf(b, "},\"spin\":%s,\"vms\":[", fast);
 	int first = 1;
 	for (struct vm *v = M.vms; v; v = v->next) {
 		if (v->dead)

@@ -12,8 +12,9 @@
  * the loop lets deferred faults and evictions make progress, writes out pipelined
  * Redis commands and answers control requests that were waiting. SIGTERM/SIGINT:
  * detach every VM (deleting its remote keys), wait for Redis to acknowledge, remove
- * both sockets, exit 0. After a fault the loop polls without sleeping for a short
- * while (FLUIDMEM_SPIN_US, default 0 = off) since faults come in bursts. Prints "fluidmem-monitor: ready" once both sockets listen. */
+ * both sockets, exit 0. After a fault the loop polls without sleeping for an
+ * adaptive window (spin.c: FLUIDMEM_SPIN_US bounds it, default 50, 0 = off; never while
+ * the monitor shares its only CPU with an attached process) since faults come in bursts. Prints "fluidmem-monitor: ready" once both sockets listen. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "monitor.h"
+#include "spin.h"
 
 static void usage(void)
 {
@@ -136,19 +138,17 @@ int main(int argc, char **argv)
 	printf("fluidmem-monitor: ready\n");
 	fflush(stdout);
 
-	/* adaptive polling: faults come in bursts, so after serving one keep polling
-	 * (non-blocking) for spin_ns before sleeping; saves the handler's wake-up on the
-	 * next fault. FLUIDMEM_SPIN_US=0 disables it. */
-	const char *spin_env = getenv("FLUIDMEM_SPIN_US");
-	uint64_t spin_ns = (spin_env ? strtoull(spin_env, NULL, 10) : 0) * 1000ull, last_fault = 0;
+	/* adaptive spin-then-block after faults and fetches (spin.c; FLUIDMEM_SPIN_US) */
+	spin_init();
 	bool stopping = false;
 	while (!stopping) {
 		struct epoll_event evs[64];
 		/* deadlines first: dropping a VM or resending to Redis can make progress */
 		int ticks = sooner(backend_tick(), vm_tick()); /* Redis holds/reconnects, EVICTED deadlines */
 		/* M.progress still set: deferred work left by the bounded rounds below, don't sleep */
-		int timeout = M.progress || (spin_ns && now_ns() - last_fault < spin_ns) ? 0 : sooner(hello_timeout_ms(), ticks);
+		int timeout = spin_timeout(M.progress ? 0 : sooner(hello_timeout_ms(), ticks), now_ns());
 		int n = epoll_wait(M.epfd, evs, 64, timeout);
+		spin_woke(n, now_ns());
 		if (n < 0 && errno != EINTR) {
 			logmsg("epoll_wait: %s", strerror(errno));
 			break;
@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 			case EP_CONTROL: control_on_event(r->ptr, evs[i].events); break;
 			case EP_HELLO: hello_on_event(r->ptr); break;
 			case EP_VMSOCK: vm_on_sock(r->ptr); break;
-			case EP_UFFD: vm_on_uffd(r->ptr); last_fault = now_ns(); break;
+			case EP_UFFD: vm_on_uffd(r->ptr); spin_note(now_ns()); break;
 			case EP_REDIS: redis_conn_event(r->ptr, evs[i].events); break;
 			case EP_SIGNAL: stopping = true; break;
 			}

@@ -24,12 +24,20 @@
 #include <sys/types.h>
 
 #include "hist.h"
+#include "prefetch.h"
 #include "proto.h"
 
 #define NIL UINT32_MAX
 
 enum pstate { P_ABSENT = 0, P_RESIDENT, P_EVICTING, P_STORED, P_QUEUED, P_FETCHING };
 enum { F_REMOTE = 1, F_DROPPED = 2 };
+/* issue 11. P_PREFETCH: a STORED page fetched ahead (GET in flight or content in the
+ * prefetch buffer; slot = buffer index); a fault installs it from there. F_CLEAN: a RESIDENT
+ * page installed write-protected (UFFDIO_COPY_MODE_WP) from the store's current copy, slot =
+ * a hash of that content: if PAGEMAP_SCAN finds it unwritten and the hash still matches when
+ * it is evicted, the store's copy is kept and nothing is written. */
+enum { P_PREFETCH = 16 };
+enum { F_CLEAN = 16 };
 
 struct page {
 	uint32_t prev, next; /* LRU links (RESIDENT) */
@@ -42,7 +50,11 @@ struct page {
 struct counters {
 	uint64_t faults, zero_fills, remote_fetches, evictions, backend_writes;
 	uint64_t bytes_written, bytes_read, queue_hits, removed_pages;
+	/* issue 11: prefetch (fetched ahead, served from the buffer, dropped unused) and
+	 * evictions of clean pages (the store's copy is current: no write) */
+	uint64_t prefetch_issued, prefetch_hits, prefetch_wasted, clean_drops;
 	int64_t resident_pages, remote_pages, evicting_pages, fetching_pages;
+	int64_t prefetch_buffered; /* pages fetched ahead (or in flight), not yet faulted on */
 	struct hist lat;
 };
 
@@ -73,6 +85,10 @@ struct vm {
 	uint64_t next_seq;
 	struct epref ep_sock, ep_uffd;
 	bool dead;
+	struct pf_trend pft;  /* issue 11: recent fault pages (prefetch.c) */
+	struct pf_window pfw;
+	int32_t pf_delta;     /* the current trend, 0 = none */
+	int pagemap_fd;       /* /proc/PID/pagemap for PAGEMAP_SCAN (clean pages), -1 = none */
 	struct vm *next;
 };
 
@@ -116,6 +132,8 @@ void vm_on_sock(struct vm *vm);
 struct vm *vm_by_uid(uint64_t uid);
 void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0);
 void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0);
+/* A prefetch GET's reply (data NULL: the key is missing or malformed). */
+void vm_prefetch_reply(uint64_t uid, uint32_t pg, uint32_t idx, uint32_t gen, const void *data);
 void evict_tick(void);
 /* Drops a VM whose agent left an EVICT unanswered past FLUIDMEM_EVICT_TIMEOUT_MS (default
  * 10000: a frozen process must not hold capacity forever); ms until the next check, -1 none. */
@@ -143,6 +161,10 @@ const void *wb_page(uint32_t buf);
 /* redis ops (replies are routed back to vm.c) */
 void redis_set(struct vm *vm, uint32_t pg, uint32_t buf);
 void redis_get(struct vm *vm, uint32_t pg, uint64_t t0);
+/* issue 11: a prefetch GET of page pg into prefetch buffer `idx` (generation `gen`), sent by
+ * the next redis_fetch_kick(); the reply goes to vm_prefetch_reply(). */
+bool redis_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen); /* false: not supported */
+void redis_fetch_kick(void);
 void redis_del(struct vm *vm, uint32_t pg);
 void redis_flush_dels(void);
 void redis_conn_event(void *conn, uint32_t events);

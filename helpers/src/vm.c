@@ -217,6 +217,217 @@ static void resolve_resident(struct vm *vm, uint32_t pg, uint64_t t0)
 	place(vm, pg, t0);
 }
 
+/* ---- prefetch (issue 11 item 1; trend and window logic in prefetch.c) ----
+ *
+ * Redis only (a DRAM fetch costs no more than serving from a buffer). Each fault read from
+ * the uffd feeds the VM's trend detector; while a trend holds, the pages at pg + d*k
+ * (k = 1..window) that are STORED are fetched ahead with pipelined GETs on the fetch
+ * connection into a bounded pool of buffers shared by all VMs: at most
+ * FLUIDMEM_PREFETCH_SHARE percent (default 12) of the resident limit, and at most PF_POOL
+ * pages. The pages are not mapped until their own fault (installing them early would hide
+ * their accesses from the LRU and from the trend detector); a fault on a page whose GET is
+ * still in flight waits for that reply instead of issuing another. When the pool is full,
+ * the oldest buffered page nobody faulted on goes back to STORED (prefetch_wasted) and the
+ * window shrinks. FLUIDMEM_PREFETCH=N bounds the window (default 32 pages, 0 = off). */
+#define PF_POOL 512u
+enum { PFE_FREE = 0, PFE_INFLIGHT, PFE_READY };
+struct pfent {
+	uint64_t uid, seq, t0; /* t0: a fault waits for the reply (0 = none) */
+	uint32_t pg, gen;
+	uint8_t st;
+};
+static struct pfent pfe[PF_POOL];
+static unsigned char *pf_data;
+static uint32_t pf_used, pf_max_window = 32, pf_share = 12;
+static uint64_t pf_seq;
+static bool pf_inited;
+
+static void pf_init(void)
+{
+	if (pf_inited)
+		return;
+	pf_inited = true;
+	const char *e = getenv("FLUIDMEM_PREFETCH");
+	if (e && *e)
+		pf_max_window = (uint32_t)strtoul(e, NULL, 10);
+	if (pf_max_window > PF_HIST)
+		pf_max_window = PF_HIST;
+	e = getenv("FLUIDMEM_PREFETCH_SHARE");
+	if (e && *e)
+		pf_share = (uint32_t)strtoul(e, NULL, 10);
+	if (pf_share > 50)
+		pf_share = 50;
+	if (pf_max_window && backend_kind() == BK_REDIS) {
+		pf_data = aligned_alloc(PS, (size_t)PF_POOL * PS);
+		if (!pf_data) {
+			logmsg("out of memory (prefetch buffers); prefetch off");
+			pf_max_window = 0;
+		}
+	}
+}
+
+static bool pf_enabled(void)
+{
+	pf_init();
+	return pf_max_window && pf_data;
+}
+
+static uint32_t pf_limit(void)
+{
+	uint64_t l = M.capacity * pf_share / 100;
+	return l < PF_POOL ? (uint32_t)l : PF_POOL;
+}
+
+static void pf_release(struct vm *vm, uint32_t idx)
+{
+	pfe[idx].st = PFE_FREE;
+	pfe[idx].t0 = 0;
+	pf_used--;
+	GAUGE(vm, prefetch_buffered, -1);
+}
+
+/* Frees the oldest buffered page no fault waits for: it goes back to STORED, unused. */
+static bool pf_reclaim(void)
+{
+	uint32_t best = NIL;
+	for (uint32_t i = 0; i < PF_POOL; i++)
+		if (pfe[i].st == PFE_READY && !pfe[i].t0 && (best == NIL || pfe[i].seq < pfe[best].seq))
+			best = i;
+	if (best == NIL)
+		return false;
+	struct vm *vm = vm_by_uid(pfe[best].uid);
+	if (vm) {
+		vm->pages[pfe[best].pg].state = P_STORED;
+		COUNT(vm, prefetch_wasted, 1);
+		pf_window_wasted(&vm->pfw);
+		pf_release(vm, best);
+	} else {
+		pfe[best].st = PFE_FREE;
+		pf_used--;
+	}
+	return true;
+}
+
+/* A fault read from the uffd (not a retry): feed the trend detector. */
+static void pf_note(struct vm *vm, uint32_t pg)
+{
+	if (!pf_enabled())
+		return;
+	pf_trend_push(&vm->pft, pg);
+	int32_t d = pf_trend_find(&vm->pft);
+	if (d && !vm->pf_delta)
+		pf_window_init(&vm->pfw, pf_max_window);
+	vm->pf_delta = d;
+}
+
+/* After serving a fault on pg: keep the pages ahead of it along the trend fetched. */
+static void pf_issue(struct vm *vm, uint32_t pg)
+{
+	if (vm->dead || !vm->pf_delta || !pf_enabled() || redis_backpressure())
+		return;
+	bool sent = false;
+	for (uint32_t k = 1; k <= vm->pfw.size; k++) {
+		int64_t q = (int64_t)pg + (int64_t)vm->pf_delta * k;
+		if (q < 0 || q >= vm->npages)
+			break;
+		struct page *p = &vm->pages[q];
+		if (p->state != P_STORED || !(p->flags & F_REMOTE))
+			continue;
+		if (pf_used >= pf_limit() && !pf_reclaim())
+			break;
+		uint32_t idx = 0;
+		while (pfe[idx].st != PFE_FREE)
+			idx++;
+		pfe[idx] = (struct pfent){.uid = vm->uid, .seq = ++pf_seq, .pg = (uint32_t)q, .gen = ++M.fetch_gen,
+					  .st = PFE_INFLIGHT};
+		pf_used++;
+		p->state = P_PREFETCH;
+		p->slot = idx;
+		GAUGE(vm, prefetch_buffered, 1);
+		COUNT(vm, prefetch_issued, 1);
+		redis_prefetch(vm, (uint32_t)q, idx, pfe[idx].gen);
+		sent = true;
+	}
+	if (sent)
+		redis_fetch_kick();
+}
+
+/* Installs a prefetched page for its fault; counts the hit. */
+static int pf_install(struct vm *vm, uint32_t pg, uint32_t idx, uint64_t t0)
+{
+	int r = install(vm, pg, pf_data + (size_t)idx * PS);
+	if (r == INST_REDISPATCH || r == INST_GONE)
+		return r; /* still P_PREFETCH (GONE: a later fault installs it; REMOVE frees it) */
+	if (r < 0)
+		return r;
+	pf_release(vm, idx);
+	COUNT(vm, prefetch_hits, 1);
+	COUNT(vm, remote_fetches, 1);
+	COUNT(vm, bytes_read, PS);
+	GAUGE(vm, remote_pages, -1);
+	pf_window_hit(&vm->pfw);
+	place(vm, pg, t0);
+	return INST_OK;
+}
+
+/* A fault on a P_PREFETCH page: served from the buffer, or it waits for the GET in flight. */
+static int pf_fault(struct vm *vm, uint32_t pg, uint64_t t0)
+{
+	uint32_t idx = vm->pages[pg].slot;
+	if (pfe[idx].st == PFE_READY)
+		return pf_install(vm, pg, idx, t0);
+	if (!pfe[idx].t0) {
+		pfe[idx].t0 = t0;
+		GAUGE(vm, fetching_pages, 1);
+	}
+	return INST_OK;
+}
+
+void vm_prefetch_reply(uint64_t uid, uint32_t pg, uint32_t idx, uint32_t gen, const void *data)
+{
+	struct vm *vm = vm_by_uid(uid);
+	if (idx >= PF_POOL || pfe[idx].st != PFE_INFLIGHT || pfe[idx].gen != gen || pfe[idx].uid != uid)
+		return; /* the page was removed (and the buffer maybe reused) meanwhile */
+	if (!vm || vm->pages[pg].state != P_PREFETCH || vm->pages[pg].slot != idx) {
+		pfe[idx].st = PFE_FREE;
+		pf_used--;
+		return;
+	}
+	if (!data) {
+		logmsg("vm %s: page %u LOST: its key is missing or of the wrong length in Redis; failing this "
+		       "VM closed (its process stops rather than read a wrong page)", vm->id, pg);
+		vm_destroy(vm, "page lost by the backend");
+		return;
+	}
+	memcpy(pf_data + (size_t)idx * PS, data, PS);
+	pfe[idx].st = PFE_READY;
+	uint64_t t0 = pfe[idx].t0;
+	if (!t0)
+		return;
+	pfe[idx].t0 = 0;
+	GAUGE(vm, fetching_pages, -1);
+	int r = pf_install(vm, pg, idx, t0);
+	if (r == INST_REDISPATCH || r == INST_GONE) {
+		defer(vm, pg, t0);
+		M.progress = true;
+	} else if (r < 0) {
+		vm_destroy(vm, "cannot install prefetched page");
+		return;
+	}
+	evict_tick();
+}
+
+/* REMOVE/UNMAP of a P_PREFETCH page, or its VM leaving: free its buffer. */
+static void pf_drop(struct vm *vm, uint32_t pg)
+{
+	uint32_t idx = vm->pages[pg].slot;
+	if (pfe[idx].t0) {
+		GAUGE(vm, fetching_pages, -1);
+		defer(vm, pg, pfe[idx].t0); /* its faulting thread still waits */
+	}
+	pf_release(vm, idx);
+}
+
 void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	if (vm->dead)
@@ -261,8 +472,15 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 		GAUGE(vm, remote_pages, -1);
 		place(vm, pg, t0);
 		break;
+	case P_PREFETCH:
+		r = pf_fault(vm, pg, t0);
+		if (r == INST_FATAL)
+			goto fatal;
+		break;
 	case P_STORED:
 		if (backend_kind() == BK_REDIS) {
+			if (vm->pf_delta)
+				pf_window_miss(&vm->pfw); /* a demand fetch while a trend holds */
 			p->state = P_FETCHING;
 			p->slot = ++M.fetch_gen;
 			GAUGE(vm, fetching_pages, 1);
@@ -348,6 +566,11 @@ static void handle_remove(struct vm *vm, uint64_t start, uint64_t end)
 			GAUGE(vm, remote_pages, -1);
 			p->state = P_ABSENT;
 			break;
+		case P_PREFETCH:
+			pf_drop(vm, pg);
+			GAUGE(vm, remote_pages, -1);
+			p->state = P_ABSENT;
+			break;
 		case P_FETCHING:
 			GAUGE(vm, remote_pages, -1);
 			GAUGE(vm, fetching_pages, -1);
@@ -392,8 +615,11 @@ static void drain_events(struct vm *vm, bool defer_faults)
 						 * soon as the main loop runs, nothing else will wake it */
 						defer(vm, pg, t0);
 						M.progress = true;
-					} else
+					} else {
+						pf_note(vm, pg);
 						vm_fault(vm, pg, t0);
+						pf_issue(vm, pg);
+					}
 				} else {
 					/* staging slots are only read once populated; never expected */
 					logmsg("vm %s: unexpected fault at 0x%llx (staging?)", vm->id,
@@ -725,6 +951,7 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 	vm->npages = (uint32_t)(h->size / PS);
 	vm->staging_pages = FM_STAGING_PAGES;
 	vm->lru_head = vm->lru_tail = NIL;
+	vm->pagemap_fd = -1;
 	/* a VM whose fds are not watched would hang instead of failing closed: refuse it */
 	if (ep_add(sock, &vm->ep_sock, EP_VMSOCK, vm) < 0 || ep_add(h->uffd, &vm->ep_uffd, EP_UFFD, vm) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
@@ -750,6 +977,8 @@ void vm_destroy(struct vm *vm, const char *why)
 		struct page *p = &vm->pages[pg];
 		if (p->state == P_STORED && backend_kind() == BK_DRAM)
 			dram_free(p->slot);
+		if (p->state == P_PREFETCH)
+			pf_release(vm, p->slot);
 		drop_remote(vm, p, pg);
 	}
 	for (unsigned a = 0; a < FM_AREAS; a++)
