@@ -282,7 +282,9 @@ static void attach_region(void *addr, size_t len)
 		die("kernel lacks UFFD_FEATURE_MOVE (needs Linux >= 6.8)");
 	if (!(have & UFFD_FEATURE_SIGBUS))
 		die("kernel lacks UFFD_FEATURE_SIGBUS");
-	uint64_t want = have & (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP);
+	/* WP_ASYNC (issue 11): the monitor installs fetched pages write-protected; a write is
+	 * resolved in the kernel (no message) and marks the page written for its PAGEMAP_SCAN */
+	uint64_t want = have & (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_WP_ASYNC);
 	uffd = new_uffd(want, O_NONBLOCK);
 	stage_uffd = new_uffd(UFFD_FEATURE_MOVE | UFFD_FEATURE_SIGBUS, 0);
 
@@ -293,6 +295,12 @@ static void attach_region(void *addr, size_t len)
 	staging_base = (uintptr_t)st;
 	sys_madvise(st, slen, MADV_NOHUGEPAGE);
 	register_range(uffd, region_base, len, false);
+	if (want & UFFD_FEATURE_WP_ASYNC) { /* again, adding write-protect (async) mode */
+		struct uffdio_register wp = {.range = {.start = region_base, .len = len},
+					     .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP};
+		if (ioctl(uffd, UFFDIO_REGISTER, &wp) < 0)
+			die("UFFDIO_REGISTER(MISSING|WP) failed: %s", strerror(errno));
+	}
 	register_range(stage_uffd, staging_base, slen, true);
 
 	int memfd = (int)syscall(SYS_memfd_create, "fluidmem-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -30,6 +30,7 @@
 #include "json.h"
 #include "monitor.h"
 #include "spin.h"
+#include "wp.h"
 
 enum { W_NONE, W_RESIZE, W_FLUSH };
 #define CTL_OUT_MAX (4u << 20) /* bytes of unread replies before a client is dropped */
@@ -116,9 +117,10 @@ static void stats_json(struct sbuf *b)
 		  (unsigned long long)M.capacity, backend_kind() == BK_DRAM ? "dram" : "redis",
 		  (unsigned long long)tracked, meta, tracked ? (double)meta / (double)tracked : 0.0);
 	counters_json(b, &M.total);
-	char fast[512];
+	char fast[512], clean[512];
 	spin_stats_json(fast, sizeof fast);
-	sb_printf(b, "},\"spin\":%s,\"vms\":[", fast);
+	wp_stats_json(clean, sizeof clean);
+	sb_printf(b, "},\"spin\":%s,\"clean_tracking\":%s,\"vms\":[", fast, clean);
 	int first = 1;
 	for (struct vm *v = M.vms; v; v = v->next) {
 		if (v->dead)

@@ -64,6 +64,7 @@ struct batch {
 	uint64_t sent_ns; /* when the EVICT went out: the agent must answer by the EVICTED deadline */
 	uint32_t n, wb_reserved;
 	uint32_t pages[FM_BATCH_MAX];
+	uint32_t hash[FM_BATCH_MAX]; /* issue 11: F_CLEAN pages' content hash at install (wp.c) */
 };
 
 struct epref { int kind; void *ptr; };

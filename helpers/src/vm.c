@@ -29,6 +29,7 @@
 #include "uffd_compat.h"
 #include "json.h"
 #include "monitor.h"
+#include "wp.h"
 
 struct monitor M;
 
@@ -113,6 +114,7 @@ static void lru_unlink(struct vm *vm, uint32_t pg)
 static void place(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	struct page *p = &vm->pages[pg];
+	p->flags &= (uint8_t)~F_CLEAN; /* set again by mark_clean() where it applies */
 	p->state = P_RESIDENT;
 	p->tick = ++M.tick;
 	lru_append(vm, pg);
@@ -148,14 +150,15 @@ static void wake(struct vm *vm, uint32_t pg)
  * again; the UNMAP event cleans the state up); -2: the page's state changed while we
  * waited for a concurrent non-cooperative event (caller re-dispatches); -1: fatal. */
 enum { INST_OK = 0, INST_EXISTS = 1, INST_GONE = 2, INST_REDISPATCH = -2, INST_FATAL = -1 };
-static int install(struct vm *vm, uint32_t pg, const void *src)
+static int install_mode(struct vm *vm, uint32_t pg, const void *src, bool wp)
 {
 	uint64_t addr = vm->base + (uint64_t)pg * PS;
 	uint8_t st0 = vm->pages[pg].state;
 	for (;;) {
 		int r;
 		if (src) {
-			struct uffdio_copy c = {.dst = addr, .src = (uint64_t)(uintptr_t)src, .len = PS};
+			struct uffdio_copy c = {.dst = addr, .src = (uint64_t)(uintptr_t)src, .len = PS,
+						.mode = wp ? UFFDIO_COPY_MODE_WP : 0};
 			r = ioctl(vm->uffd, UFFDIO_COPY, &c);
 		} else {
 			struct uffdio_zeropage z = {.range = {.start = addr, .len = PS}};
@@ -171,6 +174,11 @@ static int install(struct vm *vm, uint32_t pg, const void *src)
 			wake(vm, pg);
 			return INST_GONE;
 		}
+		if (errno == EINVAL && wp) { /* the range is not registered for write-protect */
+			wp_disable(vm, "UFFDIO_COPY_MODE_WP refused");
+			wp = false;
+			continue;
+		}
 		if (errno != EAGAIN) {
 			logmsg("vm %s: UFFDIO_%s of page %u failed: %s", vm->id, src ? "COPY" : "ZEROPAGE",
 			       pg, strerror(errno));
@@ -183,6 +191,22 @@ static int install(struct vm *vm, uint32_t pg, const void *src)
 			return -2;
 		sched_yield();
 	}
+}
+
+static int install(struct vm *vm, uint32_t pg, const void *src)
+{
+	return install_mode(vm, pg, src, false);
+}
+
+/* issue 11 (wp.c): a page just installed write-protected from the store's current copy
+ * (its key kept: F_REMOTE) is clean until written; slot keeps the content's hash. */
+static void mark_clean(struct vm *vm, uint32_t pg, const void *data)
+{
+	struct page *p = &vm->pages[pg];
+	if (p->state != P_RESIDENT || !(p->flags & F_REMOTE) || !wp_on(vm))
+		return;
+	p->flags |= F_CLEAN;
+	p->slot = wp_hash(data);
 }
 
 /* A fault on a page believed RESIDENT is either a duplicate message (the page is mapped:
@@ -355,7 +379,9 @@ static void pf_issue(struct vm *vm, uint32_t pg)
 /* Installs a prefetched page for its fault; counts the hit. */
 static int pf_install(struct vm *vm, uint32_t pg, uint32_t idx, uint64_t t0)
 {
-	int r = install(vm, pg, pf_data + (size_t)idx * PS);
+	const void *data = pf_data + (size_t)idx * PS;
+	bool wp = wp_on(vm);
+	int r = install_mode(vm, pg, data, wp);
 	if (r == INST_REDISPATCH || r == INST_GONE)
 		return r; /* still P_PREFETCH (GONE: a later fault installs it; REMOVE frees it) */
 	if (r < 0)
@@ -367,6 +393,8 @@ static int pf_install(struct vm *vm, uint32_t pg, uint32_t idx, uint64_t t0)
 	GAUGE(vm, remote_pages, -1);
 	pf_window_hit(&vm->pfw);
 	place(vm, pg, t0);
+	if (wp)
+		mark_clean(vm, pg, data);
 	return INST_OK;
 }
 
@@ -513,7 +541,8 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 {
 	if (vm->dead || vm->pages[pg].state != P_FETCHING)
 		return; /* removed meanwhile; the fault was re-queued then */
-	int r = install(vm, pg, data);
+	bool wp = data && wp_on(vm);
+	int r = install_mode(vm, pg, data, wp);
 	if (r == INST_REDISPATCH)
 		return;
 	if (r == INST_GONE) {
@@ -531,6 +560,8 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 	COUNT(vm, bytes_read, PS);
 	GAUGE(vm, remote_pages, -1);
 	place(vm, pg, t0);
+	if (wp)
+		mark_clean(vm, pg, data);
 	evict_tick();
 }
 
@@ -686,10 +717,12 @@ static void send_batch(struct vm *vm, uint32_t k)
 		struct page *p = &vm->pages[pg];
 		lru_unlink(vm, pg);
 		p->state = P_EVICTING;
+		b->hash[i] = p->slot; /* F_CLEAN: the content hash at install */
 		p->slot = a * FM_BATCH_MAX + i;
 		b->pages[i] = pg;
 		e[i] = (struct fm_evict_ent){.page = pg, .slot = p->slot, .status = 0};
 	}
+	wp_scan_batch(vm, b->pages, k); /* before the move: written pages lose F_CLEAN */
 	GAUGE(vm, resident_pages, -(int64_t)k);
 	GAUGE(vm, evicting_pages, (int64_t)k);
 	size_t len = sizeof *h + k * sizeof *e;
@@ -820,6 +853,8 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 		uint32_t pg = b->pages[i];
 		struct page *p = &vm->pages[pg];
 		const unsigned char *data = scratch + (size_t)i * PS;
+		bool clean = p->flags & F_CLEAN; /* issue 11: unwritten per PAGEMAP_SCAN before the move */
+		p->flags &= (uint8_t)~F_CLEAN;
 		GAUGE(vm, evicting_pages, -1);
 		if (e[i].status != 0 && e[i].status != ENOENT) {
 			/* not moved (e.g. pinned for I/O): the page is still mapped */
@@ -843,6 +878,12 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 		if (is_zero(data)) {
 			p->state = P_ABSENT; /* all-zero pages are not stored */
 			drop_remote(vm, p, pg);
+			continue;
+		}
+		if (clean && (p->flags & F_REMOTE) && wp_still_clean(data, b->hash[i])) {
+			p->state = P_STORED; /* the store holds exactly this content: no write */
+			COUNT(vm, clean_drops, 1);
+			GAUGE(vm, remote_pages, 1);
 			continue;
 		}
 		if (backend_kind() == BK_DRAM) {
@@ -995,6 +1036,7 @@ void vm_destroy(struct vm *vm, const char *why)
 	close(vm->sock);
 	close(vm->uffd);
 	close(vm->memfd);
+	wp_forget(vm);
 	close(vm->pidfd);
 	free(vm->pages);
 	vm->pages = NULL;
