@@ -1,0 +1,164 @@
+/**
+ * Issue 11: the monitor's fast paths, end to end with a real monitor, real Redis (Unix
+ * socket), the real attach library and real workloads whose every byte is checked:
+ *  - the prefetch detector's unit checks (helpers/tests/prefetch-test.c);
+ *  - prefetch: memverify-host writes then reads back its working set in order at 8x the
+ *    monitor's capacity: the read phase is a sequential scan, so most of its faults must be
+ *    served from prefetched pages, with zero mismatches;
+ *  - clean pages: that read phase evicts pages it only read, whose Redis copy is current:
+ *    they must be dropped without a write (clean_drops), and every eviction is either a
+ *    write or a clean drop;
+ *  - written pages are never dropped as clean: uffd-harness mixes reads, partial and full
+ *    writes over a 4x working set and verifies every byte against its shadow copy.
+ * Each assertion on a counter fails without its feature (the counters stay 0); the
+ * FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 run shows they are not counted by accident.
+ * Runs helpers from FLUIDLAB_HELPERS_OUT / FLUIDLAB_HELPERS_BIN like the other handler tests.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa, type ResultPromise } from 'execa';
+import { MonitorControl, type MonitorStats } from '../../src/handler/control.js';
+import { attachEnv } from '../../src/handler/monitor.js';
+import { waitFor } from '../../src/process/wait.js';
+import { buildTestHelpers, TEST_ATTACH, TEST_HARNESS, TEST_HELPERS_BIN, TEST_MONITOR } from './helpers-build.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const MEMVERIFY_HOST = join(ROOT, 'workloads', 'bin', 'memverify-host');
+const PAGE = 4096;
+const MIB = 8; // 2048 pages
+const CAPACITY = 256; // 8x overcommit
+
+let dir: string;
+let redis: ResultPromise | undefined;
+let redisSock: string;
+const procs: ResultPromise[] = [];
+const controls: MonitorControl[] = [];
+let seq = 0;
+
+/** The issue 11 counters (not in control.ts's Counters type yet). */
+interface FastCounters {
+  faults: number; zero_fills: number; remote_fetches: number; evictions: number; backend_writes: number;
+  prefetch_issued: number; prefetch_hits: number; prefetch_wasted: number; prefetch_buffered: number;
+  clean_drops: number;
+}
+const fast = (s: MonitorStats): FastCounters => s.total as unknown as FastCounters;
+
+async function startMonitor(env: Record<string, string> = {}): Promise<{ control: MonitorControl; sock: string }> {
+  const n = ++seq;
+  const sock = join(dir, `m${n}.sock`), ctl = join(dir, `m${n}.ctl`);
+  const proc = execa(TEST_MONITOR, ['--socket', sock, '--control', ctl, '--backend', `unix://${redisSock}`,
+    '--capacity', String(CAPACITY), '--key-prefix', `fast${n}:`], {
+    env, extendEnv: true, reject: false, buffer: false, stdin: 'ignore', cleanup: true,
+  });
+  procs.push(proc);
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  proc.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  await waitFor(() => out.includes('fluidmem-monitor: ready') || proc.exitCode !== null ? true : undefined,
+    { timeoutMs: 20_000, what: 'the monitor ready line' });
+  if (!out.includes('ready')) throw new Error(`fluidmem-monitor did not start (${TEST_MONITOR}): ${err}`);
+  const control = await MonitorControl.connect(ctl, { timeoutMs: 20_000 });
+  controls.push(control);
+  return { control, sock };
+}
+
+async function memverify(sock: string, vmId: string): Promise<{ mismatches: number; exitCode: number | undefined; stderr: string }> {
+  const r = await execa(MEMVERIFY_HOST, ['--mib', String(MIB), '--passes', '1'], {
+    env: attachEnv({ socketPath: sock, regionBytes: MIB << 20, vmId, library: TEST_ATTACH, capture: 'anon' }),
+    extendEnv: true, reject: false, stdin: 'ignore', timeout: 300_000,
+  });
+  const out = JSON.parse(String(r.stdout).trim().split('\n').pop()!);
+  return { mismatches: out.mismatches, exitCode: r.exitCode, stderr: String(r.stderr) };
+}
+
+/** Totals once the VM left (its counters stay in the totals). */
+async function totalsAfter(control: MonitorControl): Promise<MonitorStats> {
+  return waitFor(async () => {
+    const s = await control.stats();
+    return s.vms.length === 0 && s.total.evicting_pages === 0 ? s : undefined;
+  }, { timeoutMs: 30_000, what: 'the VM to leave the stats' });
+}
+
+beforeAll(async () => {
+  await buildTestHelpers();
+  if (!existsSync(MEMVERIFY_HOST)) await execa('make', ['-C', join(ROOT, 'workloads')], { stdio: 'inherit' });
+  dir = mkdtempSync(join(tmpdir(), 'fluidlab-fastpath-'));
+  redisSock = join(dir, 'redis.sock');
+  redis = execa('/usr/bin/redis-server', ['--port', '0', '--unixsocket', redisSock, '--unixsocketperm', '600',
+    '--save', '', '--appendonly', 'no', '--dir', dir], { reject: false, buffer: false, stdio: 'ignore', cleanup: true });
+  await waitFor(() => existsSync(redisSock), { timeoutMs: 20_000, what: 'the redis socket' });
+});
+
+afterAll(async () => {
+  for (const c of controls) c.close();
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => p.catch(() => undefined)));
+  redis?.kill('SIGKILL');
+  await redis?.catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('prefetch trend detector (unit)', () => {
+  it('helpers/tests/prefetch-test passes all its checks', async () => {
+    const r = await execa(join(TEST_HELPERS_BIN, 'prefetch-test'), [], { reject: false });
+    expect(r.stdout).toMatch(/prefetch-test: \d+ checks, 0 failed/);
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('fluidmem-monitor fast paths with Redis (issue 11)', () => {
+  it('a sequential read-back at 8x overcommit is served from prefetched pages and evicts clean pages without writing, zero mismatches', async () => {
+    const m = await startMonitor();
+    const r = await memverify(m.sock, 'seq');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.mismatches).toBe(0);
+    const s = await totalsAfter(m.control);
+    const t = fast(s);
+    const pages = (MIB << 20) / PAGE;
+    expect(t.faults).toBe(t.zero_fills + t.remote_fetches);
+    // the read phase faults on (nearly) every page; most must be prefetch hits
+    expect(t.remote_fetches).toBeGreaterThan(pages - CAPACITY);
+    expect(t.prefetch_hits).toBeGreaterThan(pages / 2);
+    expect(t.prefetch_hits).toBeLessThanOrEqual(t.prefetch_issued);
+    expect(t.prefetch_hits + t.prefetch_wasted).toBeLessThanOrEqual(t.prefetch_issued);
+    // the read phase's evictions are of pages it only read: dropped without a write
+    expect(t.clean_drops).toBeGreaterThan(pages / 2);
+    expect(t.backend_writes + t.clean_drops).toBe(t.evictions); // no all-zero pages in memverify's pattern
+    const clean = (s as unknown as { clean_tracking: { vms_on: number; scans: number } }).clean_tracking;
+    expect(clean.vms_on).toBe(1);
+    expect(clean.scans).toBeGreaterThan(0);
+  });
+
+  it('with FLUIDMEM_PREFETCH=0 and FLUIDMEM_CLEAN_SKIP=0 nothing is prefetched and every eviction is written', async () => {
+    const m = await startMonitor({ FLUIDMEM_PREFETCH: '0', FLUIDMEM_CLEAN_SKIP: '0' });
+    const r = await memverify(m.sock, 'off');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.mismatches).toBe(0);
+    const t = fast(await totalsAfter(m.control));
+    expect(t.prefetch_issued).toBe(0);
+    expect(t.prefetch_hits).toBe(0);
+    expect(t.clean_drops).toBe(0);
+    expect(t.backend_writes).toBe(t.evictions);
+  });
+
+  it('pages written after their fetch are never dropped as clean: random reads and writes verify every byte', async () => {
+    const m = await startMonitor();
+    const regionPages = 2048;
+    const r = await execa(TEST_HARNESS, ['--region-pages', String(regionPages), '--pages', '1024', '--ops', '30000',
+      '--threads', '2'], {
+      env: attachEnv({ socketPath: m.sock, regionBytes: regionPages * PAGE, vmId: 'mixed', library: TEST_ATTACH }),
+      extendEnv: true, reject: false, stdin: 'ignore', timeout: 300_000,
+    });
+    const result = JSON.parse(String(r.stdout).trim().split('\n').pop()!);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(result.corrupt_bytes).toBe(0);
+    const t = fast(await totalsAfter(m.control));
+    // both kinds happened: clean pages dropped and written ones written back
+    expect(t.clean_drops).toBeGreaterThan(0);
+    expect(t.backend_writes).toBeGreaterThan(0);
+    expect(t.faults).toBe(t.zero_fills + t.remote_fetches);
+  });
+});
