@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, execaSync } from 'execa';
 import { HELPERS_BIN } from '../handler/monitor.js';
 import { ManagedChild } from '../process/child.js';
+import { isSameProcess, processStartTime } from '../process/procfs.js';
 import { waitFor } from '../process/wait.js';
 import type { RunContext } from '../run/context.js';
 import { withLock } from '../image/lock.js';
@@ -143,41 +144,68 @@ async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number
   return { device, backingFile };
 }
 
+/** Who holds a run's swap device: host-wide, so another run can tell a live holder (wait
+ * for it) from a dead one (its device is stale). One JSON file per device name. */
+export const HOST_SWAP_OWNERS = '/tmp/fluidlab-host-swap.owners';
+
+interface SwapOwner { pid: number; startTime?: number; runId: string }
+
+function ownerFile(device: string): string {
+  return join(HOST_SWAP_OWNERS, basename(device));
+}
+
+/** The live run holding `device`, or undefined when its holder is gone or unknown (a
+ * device left by a crashed run that nothing could undo). */
+function liveOwner(device: string): SwapOwner | undefined {
+  try {
+    const o = JSON.parse(readFileSync(ownerFile(device), 'utf8')) as SwapOwner;
+    return isSameProcess(o.pid, o.startTime) ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Creates a swap device of `sizeMiB` of the given kind, mkswap, swapon at `priority`.
  * Everything is owned by `ctx` and recorded in its lease (see the file comment); call
  * preconditions.ts checkHostSwapPossible first for a clear refusal instead of a failed
- * command. Throws HostRefusal when a swap area at `priority` or above is on (checked again
- * under a host-wide lock, so concurrent runs cannot both pass), else naming the command
- * that failed; what was made so far is undone with the run. */
+ * command. Under a host-wide lock it looks at the swap areas at `priority` or above: the
+ * host's own is a refusal (HostRefusal); a live run's means wait (up to `waitMs`, default
+ * 30 min); a dead run's (stale: its holder is gone and its device is still on, e.g. one
+ * wedged in swapoff) is outranked: this device gets the next priority up, so no new page
+ * goes to the stale one (refused when that would pass 32767). The priority used is in
+ * the result. What was made so far is undone with the run. */
 export async function createHostSwap(ctx: RunContext, kind: SwapOn, sizeMiB: number, opts: { priority?: number; waitMs?: number } = {}): Promise<HostSwap> {
   if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`host swap size must be a whole number of MiB ≥ 1, got ${sizeMiB}`);
-  const priority = opts.priority ?? HOST_SWAP_PRIORITY;
+  const wanted = opts.priority ?? HOST_SWAP_PRIORITY;
   const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
-  let made: { device: string; backingFile: string | undefined } | undefined;
+  let made: { device: string; backingFile: string | undefined; priority: number } | undefined;
   let busy: string[] = [];
   while (!made) {
     busy = [];
     made = await withLock(HOST_SWAP_LOCK, { timeoutMs: 120_000 }, async () => {
-      const outranking = readProcSwaps().filter((s) => s.priority >= priority);
+      const outranking = readProcSwaps().filter((s) => s.priority >= wanted);
       const foreign = outranking.filter((s) => !isRunSwap(s.device));
-      if (foreign.length) throw outrankedRefusal(priority, foreign);
-      if (outranking.length) {
-        busy = outranking.map((s) => s.device);
-        return undefined; // another run's: wait for it, outside the lock
-      }
+      if (foreign.length) throw outrankedRefusal(wanted, foreign);
+      busy = outranking.filter((s) => liveOwner(s.device)).map((s) => s.device);
+      if (busy.length) return undefined; // another live run's: wait for it, outside the lock
+      const stale = Math.max(wanted - 1, ...outranking.map((s) => s.priority));
+      const priority = stale + 1;
+      if (priority > 32767) throw new HostRefusal(`a crashed run's swap (${outranking.map((s) => s.device).join(', ')}) is on at priority 32767 and cannot be outranked: run \`orchestrate down --all\` or swapoff it`);
       const m = kind === 'zram' ? { device: await makeZram(ctx, sizeMiB), backingFile: undefined } : await makeLoop(ctx, kind, sizeMiB);
       await run('mkswap', ['--label', `${RUN_SWAP_LABEL}${ctx.runId}`.slice(0, 16), m.device]);
+      mkdirSync(HOST_SWAP_OWNERS, { recursive: true, mode: 0o700 });
+      writeFileSync(ownerFile(m.device), JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid), runId: ctx.runId } satisfies SwapOwner), { mode: 0o600 });
       await makeHostChange(ctx, { kind: 'swapon', device: m.device }, async () => {
         await run('swapon', ['--priority', String(priority), m.device]);
       });
-      return m;
+      return { ...m, priority };
     });
     if (!made) {
       if (Date.now() > deadline) throw new HostRefusal(`another FluidLab run has held host swap (${busy.join(', ')}) for ${Math.round((opts.waitMs ?? 1_800_000) / 1000)} s: wait for it, or if it crashed run \`orchestrate down --all\``);
       await sleep(1000);
     }
   }
-  const { device, backingFile } = made;
+  const { device, backingFile, priority } = made;
   return {
     device, kind, backingFile, priority,
     stats: () => ({ ...(kind === 'zram' ? zramStats(device) : {}), ...swapUsage(device) }),
