@@ -399,6 +399,9 @@ static int map_from(struct cnode *n, char *err, size_t errlen)
 	for (int i = 0; i < nnodes; i++)
 		if (nodes[i]->master)
 			st.masters++, st.replicas += nodes[i]->replicas;
+	if (st.replicas && !durable)
+		logmsg("redis-cluster: the cluster has replicas: a page's staged copy is released after WAIT 1");
+	durable |= st.replicas > 0; /* once replicated, always WAITed (a replica may come back) */
 	rc = 0;
 	goto out;
 restore:
@@ -493,7 +496,7 @@ static void format_op(struct cconn *c, const struct cl_op *op)
 		lens[2] = vlen;
 		argc = v ? 3 : 2;
 		if (v)
-			c->need_wait = durable;
+			c->need_wait = durable && c->node->replicas > 0;
 		break;
 	case CL_GET:
 		argv[0] = "GET", argv[1] = op->key, argc = 2;
@@ -789,7 +792,7 @@ static void on_reply(struct cconn *c, redisReply *r)
 			oom = false;
 			logmsg("redis-cluster %s: writes accepted again; evictions resume", c->node->addr);
 		}
-		if (durable) {
+		if (durable && c->node->replicas > 0) { /* no replica left: nothing to wait for */
 			if (c->nunw == c->capunw) {
 				c->capunw = c->capunw ? c->capunw * 2 : 256;
 				c->unw = xrealloc(c->unw, c->capunw * sizeof *c->unw);
@@ -944,14 +947,34 @@ int cl_stats_json(char *buf, size_t n)
 static int refresh(void)
 {
 	char err[256] = "no node known";
+	static int16_t before[CL_SLOTS];
+	static uint64_t last_fail_log;
+	memcpy(before, owner, sizeof owner);
 	/* nodes with a live connection first: a dead master cannot tell who replaced it */
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < nnodes; i++) {
 			bool live = nodes[i]->wb.st != C_DOWN || nodes[i]->fetch.st != C_DOWN;
-			if (live == (pass == 0) && !map_from(nodes[i], err, sizeof err))
+			if (live == (pass == 0) && !map_from(nodes[i], err, sizeof err)) {
+				int moved = 0;
+				for (int s = 0; s < CL_SLOTS; s++)
+					moved += before[s] != owner[s];
+				if (moved)
+					logmsg("redis-cluster: slot map from %s: %d slots have a new master (%d masters, %d replicas)",
+					       nodes[i]->addr, moved, st.masters, st.replicas);
 				return 0;
+			}
 		}
+	if (now_ns() - last_fail_log > 1000000000ull) {
+		last_fail_log = now_ns();
+		logmsg("redis-cluster: no node gives the slot map (last: %s); retrying every %d ms", err, REFRESH_MS);
+	}
 	return -1;
+}
+
+/* ns from t to now, 0 when t is later (set after `now` was read) */
+static uint64_t since_ns(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
 }
 
 static int conn_tick(struct cconn *c, uint64_t now)
@@ -961,7 +984,7 @@ static int conn_tick(struct cconn *c, uint64_t now)
 	if (c->st == C_DOWN) {
 		if (!busy)
 			return -1;
-		if (now - c->since > deadline_ns) {
+		if (since_ns(now, c->since) > deadline_ns) {
 			snprintf(why, sizeof why, "%zu requests for slots of %s unserved for %llu ms (deadline "
 				 "FLUIDMEM_REDIS_TIMEOUT_MS): no node answers for them; failing closed", c->ocount + c->nunw,
 				 c->node->addr, (unsigned long long)(deadline_ns / 1000000ull));
@@ -982,16 +1005,16 @@ static int conn_tick(struct cconn *c, uint64_t now)
 	}
 	if (!c->ocount && !c->skip)
 		return -1;
-	if (c->refused_since && now - c->refused_since > deadline_ns) {
+	if (c->refused_since && since_ns(now, c->refused_since) > deadline_ns) {
 		snprintf(why, sizeof why, "%s refused %zu requests (CLUSTERDOWN/TRYAGAIN/...) for %llu ms (deadline "
 			 "FLUIDMEM_REDIS_TIMEOUT_MS): the slots stay unserved; failing closed", c->node->addr, c->ocount,
-			 (unsigned long long)((now - c->refused_since) / 1000000ull));
+			 (unsigned long long)(since_ns(now, c->refused_since) / 1000000ull));
 		fatal(c->name, why);
 	}
-	if (now - c->since > deadline_ns) {
+	if (since_ns(now, c->since) > deadline_ns) {
 		snprintf(why, sizeof why, "%s: no reply for %llu ms with %zu requests outstanding (deadline "
 			 "FLUIDMEM_REDIS_TIMEOUT_MS): the node is stalled; failing closed", c->node->addr,
-			 (unsigned long long)((now - c->since) / 1000000ull), c->ocount);
+			 (unsigned long long)(since_ns(now, c->since) / 1000000ull), c->ocount);
 		fatal(c->name, why);
 	}
 	return 100;
@@ -1017,6 +1040,7 @@ int cl_tick(void)
 		}
 		t = REFRESH_MS;
 	}
+	now = now_ns(); /* the refresh and re-routing took time */
 	for (int i = 0; i < nnodes; i++) {
 		int a = conn_tick(&nodes[i]->wb, now), b = conn_tick(&nodes[i]->fetch, now);
 		if (a >= 0 && (t < 0 || a < t))
@@ -1063,7 +1087,6 @@ int cl_init(const char *spec, const char *pw, uint64_t deadline, const struct cl
 		snprintf(err, errlen, "%d of %d slots have no master (is the cluster created?)", unserved, CL_SLOTS);
 		return -1;
 	}
-	durable = st.replicas > 0;
 	for (int k = 0; k < nnodes; k++) {
 		if (!nodes[k]->master)
 			continue;
@@ -1074,8 +1097,7 @@ int cl_init(const char *spec, const char *pw, uint64_t deadline, const struct cl
 			return -1;
 		}
 	}
-	logmsg("redis-cluster: %d masters, %d replicas%s", st.masters, st.replicas,
-	       durable ? "; a page's staged copy is released after WAIT 1" : "");
+	logmsg("redis-cluster: %d masters, %d replicas", st.masters, st.replicas);
 	return 0;
 }
 
