@@ -28,6 +28,7 @@ const PAGE = 4096;
 const REGION_PAGES = 16384; // 64 MiB: 32 chunks of 512 pages (one hash tag each)
 const CAPACITY = 2048; // 8x overcommit
 const NONCE = '0123456789abcdef';
+const MEMVERIFY_HOST = join(import.meta.dirname, '../../../workloads/bin/memverify-host');
 
 interface ClusterCounters {
   moved: number; ask: number; tryagain: number; clusterdown: number; stalled_faults: number;
@@ -192,6 +193,27 @@ describe('redis-cluster:// on a 3+3 cluster, harness at 8x overcommit', () => {
     // the monitor deletes a departed VM's keys
     await waitFor(async () => (await cluster.store.countKeys(`{${run.prefix}`)) === 0, { timeoutMs: 30_000, what: 'keys removed' });
   }, 300_000);
+
+  it('memverify-host (attach library, FLUIDMEM_CAPTURE=anon) at 8x overcommit: zero mismatches', async () => {
+    const dir = join(root, 'memverify');
+    mkdirSync(dir);
+    const log = join(dir, 'monitor.log');
+    const m = await Monitor.start({
+      binary: TEST_MONITOR, socketPath: join(dir, 'm.sock'), controlPath: join(dir, 'm.ctl'),
+      backend: cluster.url, redisPassword: cluster.password, capacityPages: CAPACITY,
+      keyPrefix: 'fluidlab:cluster-test-memverify:', logFile: log,
+    });
+    cleanups.push(() => m.dispose().catch(() => undefined));
+    const mib = (REGION_PAGES * PAGE) >> 20;
+    const r = await execa(MEMVERIFY_HOST, ['--mib', String(mib), '--passes', '3'], {
+      env: attachEnv({ socketPath: m.socketPath, regionBytes: REGION_PAGES * PAGE, vmId: 'memverify', library: TEST_ATTACH, capture: 'anon' }),
+      extendEnv: true, reject: false, stdin: 'ignore', timeout: 600_000,
+    });
+    expect(r.exitCode, `${r.stderr}\nmonitor log:\n${readFileSync(log, 'utf8')}`).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ mib, passes: 3, mismatches: 0, first_mismatch: null });
+    const s = await m.control.stats();
+    expect(s.total.remote_fetches).toBeGreaterThan(REGION_PAGES); // it did page through the cluster
+  }, 600_000);
 
   it('a slot of the VM resharded mid-run: ASK while it moves, MOVED after, zero mismatches', async () => {
     const run = await setup('reshard');
