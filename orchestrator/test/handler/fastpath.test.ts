@@ -15,7 +15,7 @@
  * Runs helpers from FLUIDLAB_HELPERS_OUT / FLUIDLAB_HELPERS_BIN like the other handler tests.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
@@ -45,11 +45,13 @@ interface FastCounters {
 }
 const fast = (s: MonitorStats): FastCounters => s.total as unknown as FastCounters;
 
-async function startMonitor(env: Record<string, string> = {}): Promise<{ control: MonitorControl; sock: string }> {
+/** Starts a monitor on the test's Redis; `cpu` pins it (taskset) to that CPU. */
+async function startMonitor(env: Record<string, string> = {}, cpu?: number): Promise<{ control: MonitorControl; sock: string }> {
   const n = ++seq;
   const sock = join(dir, `m${n}.sock`), ctl = join(dir, `m${n}.ctl`);
-  const proc = execa(TEST_MONITOR, ['--socket', sock, '--control', ctl, '--backend', `unix://${redisSock}`,
-    '--capacity', String(CAPACITY), '--key-prefix', `fast${n}:`], {
+  const args = ['--socket', sock, '--control', ctl, '--backend', `unix://${redisSock}`,
+    '--capacity', String(CAPACITY), '--key-prefix', `fast${n}:`];
+  const proc = execa(cpu === undefined ? TEST_MONITOR : 'taskset', cpu === undefined ? args : ['-c', String(cpu), TEST_MONITOR, ...args], {
     env, extendEnv: true, reject: false, buffer: false, stdin: 'ignore', cleanup: true,
   });
   procs.push(proc);
@@ -106,6 +108,38 @@ describe('prefetch trend detector (unit)', () => {
     const r = await execa(join(TEST_HELPERS_BIN, 'prefetch-test'), [], { reject: false });
     expect(r.stdout).toMatch(/prefetch-test: \d+ checks, 0 failed/);
     expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('spin-then-block placement (issue 11 item 3)', () => {
+  const cpus = availableParallelism();
+  async function pinnedRun(monitorCpu: number, workloadCpu: number): Promise<{ mode: string; polls: number }> {
+    const m = await startMonitor({}, monitorCpu);
+    const r = execa('taskset', ['-c', String(workloadCpu), TEST_HARNESS, '--region-pages', '1024', '--pages', '512',
+      '--ops', '3000', '--threads', '1', '--hold'], {
+      env: attachEnv({ socketPath: m.sock, regionBytes: 1024 * PAGE, vmId: `pin${monitorCpu}${workloadCpu}`, library: TEST_ATTACH }),
+      extendEnv: true, reject: false, stdin: 'pipe', buffer: false, cleanup: true,
+    });
+    procs.push(r);
+    let out = '';
+    r.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    await waitFor(() => (out.includes('holding') ? true : undefined), { timeoutMs: 120_000, what: 'the harness to finish' });
+    const spin = (await m.control.stats() as unknown as { spin: { mode: string; polls: number } }).spin;
+    r.stdin!.end();
+    await r;
+    expect(JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!).corrupt_bytes).toBe(0);
+    return spin;
+  }
+
+  it('never spins while the monitor shares its only CPU with the attached process', async () => {
+    const spin = await pinnedRun(0, 0);
+    expect(spin.mode).toMatch(/shares its only CPU with vm pin00/);
+    expect(spin.polls).toBe(0);
+  });
+
+  it.runIf(cpus >= 2)('spins adaptively when the monitor has a CPU of its own', async () => {
+    const spin = await pinnedRun(0, 1);
+    expect(spin.mode).toBe('adaptive');
   });
 });
 
