@@ -349,6 +349,20 @@ static void pf_issue(struct vm *vm, uint32_t pg)
 {
 	if (vm->dead || !vm->pf_delta || !pf_enabled() || redis_backpressure())
 		return;
+	/* Top up in batches: only once fewer than half the window's pages ahead are fetched
+	 * or on their way. One pipelined write of several GETs wakes Redis (and then the
+	 * monitor for the replies) once per batch instead of once per fault. */
+	uint32_t ahead = 0, want = 0;
+	for (uint32_t k = 1; k <= vm->pfw.size; k++) {
+		int64_t q = (int64_t)pg + (int64_t)vm->pf_delta * k;
+		if (q < 0 || q >= vm->npages)
+			break;
+		uint8_t st = vm->pages[q].state;
+		ahead += st == P_PREFETCH || st == P_FETCHING || st == P_RESIDENT || st == P_QUEUED;
+		want += st == P_STORED;
+	}
+	if (!want || 2 * ahead > vm->pfw.size)
+		return;
 	bool sent = false;
 	for (uint32_t k = 1; k <= vm->pfw.size; k++) {
 		int64_t q = (int64_t)pg + (int64_t)vm->pf_delta * k;
