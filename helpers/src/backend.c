@@ -256,15 +256,23 @@ static void format_op(struct rconn *c, const struct rop *op)
 		argv[0] = "UNLINK", lens[0] = 6;
 		argv[1] = op->key, lens[1] = strlen(op->key);
 		argc = 2;
-	} else if (op->type == OP_SET) {
-		argv[0] = "SET", lens[0] = 3;
-		argv[1] = op->key, lens[1] = strlen(op->key);
-		argv[2] = wb_page(op->buf), lens[2] = PS;
-		argc = 3;
-	} else if (op->type == OP_GET || op->type == OP_PGET) {
-		argv[0] = "GET", lens[0] = 3;
-		argv[1] = op->key, lens[1] = strlen(op->key);
-		argc = 2;
+	} else if (op->type == OP_SET || op->type == OP_GET || op->type == OP_PGET) {
+		/* SET and GET are formatted in place (issue 11 item 3): the page goes from its
+		 * write-behind buffer straight into the output buffer, one copy instead of two
+		 * (hiredis' formatted command, then the output buffer) and no allocation */
+		bool set = op->type == OP_SET;
+		size_t klen = strlen(op->key);
+		char hdr[FM_KEY_MAX + 48];
+		int hl = snprintf(hdr, sizeof hdr, set ? "*3\r\n$3\r\nSET\r\n$%zu\r\n" : "*2\r\n$3\r\nGET\r\n$%zu\r\n", klen);
+		out_append(c, hdr, (size_t)hl);
+		out_append(c, op->key, klen);
+		if (set) {
+			hl = snprintf(hdr, sizeof hdr, "\r\n$%u\r\n", PS);
+			out_append(c, hdr, (size_t)hl);
+			out_append(c, wb_page(op->buf), PS);
+		}
+		out_append(c, "\r\n", 2);
+		return;
 	} else {
 		argv[0] = "UNLINK", lens[0] = 6;
 		for (uint32_t i = 0; i < op->nkeys; i++)
