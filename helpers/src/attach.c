@@ -28,9 +28,19 @@
  * Without FLUIDMEM_REGION_BYTES the library is inert.
  *
  * Fail closed: this library keeps its own reference to the uffd, so if the monitor
- * dies the kernel never falls back to zero pages; faulting threads block and the
- * watchdog thread sees the socket hang up and terminates the process (exit 70). If
- * the monitor cannot be reached at attach time the process exits the same way. */
+ * dies the kernel never falls back to zero pages; faulting threads block. If the
+ * monitor cannot be reached at attach time the process exits 70.
+ *
+ * Restart without loss (proto.h): when the connection hangs up without FM_BYE and the
+ * monitor said its backend is durable (Redis), the agent keeps the uffd, reconnects to
+ * the same FLUIDMEM_SOCKET for FLUIDMEM_RECONNECT_TIMEOUT seconds (default 30; 0 = never)
+ * and sends a reattach hello: the same vm id, the previous monitor's instance and key
+ * nonce, and a state memfd with its staged slots (the entries of the last EVICT of each
+ * area, oldest first) and its resident map (/proc/self/pagemap: present or swapped).
+ * Otherwise (dram, FM_BYE, refusal, timeout) it exits 70 as before. The library also
+ * interposes madvise: MADV_DONTNEED / MADV_REMOVE / MADV_DONTNEED_LOCKED on the region
+ * first sends FM_DISCARD and waits for FM_DISCARDED (the keys' deletion acknowledged),
+ * so a restarted monitor never finds a discarded page's old content in Redis. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -64,7 +74,35 @@ static atomic_int captured;
 static uintptr_t region_base, staging_base;
 static unsigned char *staging_copy; /* the memfd, mapped shared */
 static size_t region_len;
-static int uffd = -1, stage_uffd = -1, sock = -1;
+static int uffd = -1, stage_uffd = -1, sock = -1, staging_fd = -1;
+
+/* Connection state, guarded by mu (sends happen under it too, so the fd never changes
+ * under a sender). The agent thread is the only reader and the only one reconnecting. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static bool connected;
+static uint64_t conn_gen;
+static char mon_instance[64], mon_nonce[64];
+static bool mon_durable;
+static long reconnect_s = 30;
+static const char *sock_path, *vm_id;
+static uint64_t uffd_features;
+
+/* the last EVICT executed per staging area: what the memfd holds (proto.h) */
+static struct area_rec {
+	uint64_t seq;
+	uint32_t n;
+	struct fm_staged e[FM_BATCH_MAX];
+} areas[FM_AREAS];
+
+/* madvise discards waiting for FM_DISCARDED */
+struct pending_discard {
+	uint64_t seq, first, count, sent_gen;
+	bool done;
+	struct pending_discard *next;
+};
+static struct pending_discard *discards;
+static uint64_t discard_seq;
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -146,10 +184,17 @@ static void register_range(int fd, uintptr_t start, size_t len, bool need_move)
 		die("kernel offers no UFFDIO_MOVE on the registered range");
 }
 
-static void send_all(const void *buf, size_t len)
+/* under mu; false if the connection is gone (the agent thread then reconnects) */
+static bool send_locked(const void *buf, size_t len)
 {
-	if (send(sock, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
-		die("lost connection to fluidmem-monitor (send: %s)", strerror(errno));
+	return connected && send(sock, buf, len, MSG_NOSIGNAL) == (ssize_t)len;
+}
+
+static void send_discard_locked(struct pending_discard *d)
+{
+	struct fm_hdr h = {.type = FM_DISCARD, .count = (uint32_t)d->count, .seq = d->seq, .arg = d->first};
+	if (send_locked(&h, sizeof h))
+		d->sent_gen = conn_gen;
 }
 
 /* ---- agent: executes EVICT requests in order ---- */
@@ -157,9 +202,16 @@ static void send_all(const void *buf, size_t len)
 /* Moves each page into its private staging slot (atomically: the guest cannot write it
  * halfway), copies it into the memfd slot the monitor reads, then frees the private slots
  * of the batch (no event: staging has its own uffd without EVENT_REMOVE). */
-static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
+static bool agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 {
 	uint32_t lo = UINT32_MAX, hi = 0;
+	static struct area_rec rec;
+	if (h->arg >= FM_AREAS)
+		die("EVICT names staging area %" PRIu64 " (of %u)", (uint64_t)h->arg, FM_AREAS);
+	/* the agent's own count orders areas across monitors (each monitor numbers from 1) */
+	static uint64_t executed;
+	rec.seq = ++executed;
+	rec.n = 0;
 	for (uint32_t i = 0; i < h->count; i++)
 		if (e[i].slot >= FM_STAGING_PAGES || e[i].page >= region_len / FM_PAGE_SIZE)
 			die("EVICT names slot %u / page %" PRIu64 " outside staging / the region", e[i].slot,
@@ -189,6 +241,7 @@ static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 		if (st == 0) {
 			memcpy(staging_copy + (size_t)e[i].slot * FM_PAGE_SIZE,
 			       (const void *)(uintptr_t)mv.dst, FM_PAGE_SIZE);
+			rec.e[rec.n++] = (struct fm_staged){.seq = rec.seq, .page = e[i].page, .slot = e[i].slot};
 			lo = e[i].slot < lo ? e[i].slot : lo;
 			hi = e[i].slot + 1 > hi ? e[i].slot + 1 : hi;
 		}
@@ -197,21 +250,217 @@ static void agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 				   (size_t)(hi - lo) * FM_PAGE_SIZE, MADV_DONTNEED) < 0)
 		die("madvise(staging, DONTNEED) failed: %s", strerror(errno));
 	h->type = FM_EVICTED;
-	send_all(h, sizeof *h + h->count * sizeof *e);
+	pthread_mutex_lock(&mu);
+	areas[h->arg] = rec; /* the monitor reuses an area only once its writes were acknowledged */
+	bool ok = send_locked(h, sizeof *h + h->count * sizeof *e);
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+/* FM_DISCARDED: the monitor deleted the range's keys; staged copies of it are void too. */
+static void agent_discarded(uint64_t seq)
+{
+	pthread_mutex_lock(&mu);
+	for (struct pending_discard *d = discards; d; d = d->next) {
+		if (d->seq != seq || d->done)
+			continue;
+		for (unsigned a = 0; a < FM_AREAS; a++) {
+			uint32_t k = 0;
+			for (uint32_t i = 0; i < areas[a].n; i++)
+				if (areas[a].e[i].page < d->first || areas[a].e[i].page >= d->first + d->count)
+					areas[a].e[k++] = areas[a].e[i];
+			areas[a].n = k;
+		}
+		d->done = true;
+		pthread_cond_broadcast(&cv);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+/* Sends the hello (uffd, staging memfd, and for a reattach the state memfd) on s and reads
+ * the answer: 0 accepted, 1 refused (err: the monitor's answer), -1 transport error (err). */
+static int hello_exchange(int s, int memfd, int statefd, char *err, size_t errlen)
+{
+	char vmid_esc[256], buf[FM_HELLO_MAX], extra[256] = "";
+	json_quote(vmid_esc, sizeof vmid_esc, vm_id);
+	if (statefd >= 0) {
+		char ie[96], ne[96];
+		json_quote(ie, sizeof ie, mon_instance);
+		json_quote(ne, sizeof ne, mon_nonce);
+		snprintf(extra, sizeof extra, ",\"reattach\":1,\"instance\":%s,\"nonce\":%s", ie, ne);
+	}
+	int n = snprintf(buf, sizeof buf,
+			 "{\"vm_id\":%s,\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,"
+			 "\"page_size\":%u,\"staging_pages\":%u,\"features\":%" PRIu64 "%s}",
+			 vmid_esc, (int)getpid(), region_base, region_len, FM_PAGE_SIZE, FM_STAGING_PAGES,
+			 uffd_features, extra);
+	int fds[3] = {uffd, memfd, statefd};
+	size_t nfds = statefd >= 0 ? 3 : 2;
+	union {
+		char b[CMSG_SPACE(sizeof fds)];
+		struct cmsghdr align;
+	} cbuf;
+	memset(&cbuf, 0, sizeof cbuf);
+	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+			    .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	if (sendmsg(s, &mh, MSG_NOSIGNAL) != n) {
+		snprintf(err, errlen, "sending the hello: %s", strerror(errno));
+		return -1;
+	}
+	struct timeval tv = {.tv_sec = 30};
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	ssize_t r = recv(s, buf, sizeof buf - 1, 0);
+	if (r <= 0) {
+		snprintf(err, errlen, "no answer: %s", r == 0 ? "closed" : strerror(errno));
+		return -1;
+	}
+	buf[r] = 0;
+	tv.tv_sec = 0;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (!strstr(buf, "\"ok\":true")) {
+		snprintf(err, errlen, "%.400s", buf);
+		return 1;
+	}
+	json_get_str(buf, "instance", mon_instance, sizeof mon_instance);
+	json_get_str(buf, "nonce", mon_nonce, sizeof mon_nonce);
+	mon_durable = strstr(buf, "\"durable\":true") != NULL;
+	return 0;
+}
+
+static int connect_monitor(void)
+{
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket() failed: %s", strerror(errno));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(sock_path) >= sizeof sa.sun_path)
+		die("FLUIDMEM_SOCKET path too long: %s", sock_path);
+	strcpy(sa.sun_path, sock_path);
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+/* The reattach state (proto.h): header, staged entries oldest EVICT first, resident map. */
+static int state_memfd(void)
+{
+	size_t npages = region_len / FM_PAGE_SIZE, words = (npages + 63) / 64;
+	struct fm_staged *st = calloc(FM_STAGING_PAGES, sizeof *st);
+	uint64_t *map = calloc(words, sizeof *map);
+	if (!st || !map)
+		die("out of memory for the reattach state");
+	size_t nst = 0;
+	bool used[FM_AREAS] = {false};
+	pthread_mutex_lock(&mu);
+	for (unsigned k = 0; k < FM_AREAS; k++) { /* areas by EVICT seq */
+		int best = -1;
+		for (unsigned a = 0; a < FM_AREAS; a++)
+			if (!used[a] && (best < 0 || areas[a].seq < areas[best].seq))
+				best = (int)a;
+		used[best] = true;
+		for (uint32_t i = 0; i < areas[best].n; i++)
+			st[nst++] = areas[best].e[i];
+	}
+	pthread_mutex_unlock(&mu);
+	/* mapped pages: present or swapped out (the kernel holds them; no fault will come) */
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		die("cannot open /proc/self/pagemap: %s", strerror(errno));
+	uint64_t ent[512];
+	for (size_t pg = 0; pg < npages; pg += 512) {
+		size_t k = npages - pg < 512 ? npages - pg : 512;
+		off_t off = (off_t)((region_base / FM_PAGE_SIZE + pg) * sizeof(uint64_t));
+		if (pread(pm, ent, k * sizeof *ent, off) != (ssize_t)(k * sizeof *ent))
+			die("reading /proc/self/pagemap: %s", strerror(errno));
+		for (size_t i = 0; i < k; i++)
+			if (ent[i] & (3ull << 62))
+				map[(pg + i) / 64] |= 1ull << ((pg + i) % 64);
+	}
+	close(pm);
+	int fd = (int)syscall(SYS_memfd_create, "fluidmem-reattach", MFD_CLOEXEC);
+	if (fd < 0)
+		die("memfd_create(reattach state) failed: %s", strerror(errno));
+	struct fm_state hdr = {.magic = FM_STATE_MAGIC, .npages = npages, .nstaged = nst};
+	if (pwrite(fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+	    pwrite(fd, st, nst * sizeof *st, sizeof hdr) != (ssize_t)(nst * sizeof *st) ||
+	    pwrite(fd, map, words * sizeof *map, (off_t)(sizeof hdr + nst * sizeof *st)) != (ssize_t)(words * sizeof *map))
+		die("writing the reattach state: %s", strerror(errno));
+	free(st);
+	free(map);
+	return fd;
+}
+
+/* The connection is gone (why). Without FM_BYE and with a durable backend: reconnect and
+ * reattach within FLUIDMEM_RECONNECT_TIMEOUT, else exit 70. Faulting threads stay blocked
+ * meanwhile (nobody reads the uffd); madvise discards wait for the new monitor. */
+static void reconnect(const char *why)
+{
+	pthread_mutex_lock(&mu);
+	connected = false;
+	close(sock);
+	sock = -1;
+	pthread_mutex_unlock(&mu);
+	if (!mon_durable)
+		die("lost connection to fluidmem-monitor (%s; its dram backend cannot survive a monitor restart)", why);
+	if (reconnect_s <= 0)
+		die("lost connection to fluidmem-monitor (%s; FLUIDMEM_RECONNECT_TIMEOUT=0)", why);
+	dprintf(2, "fluidmem-attach: lost connection to fluidmem-monitor (%s); reconnecting to %s for up to %ld s\n",
+		why, sock_path, reconnect_s);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int s = connect_monitor();
+		if (s >= 0) {
+			int statefd = state_memfd();
+			char err[512];
+			int rc = hello_exchange(s, staging_fd, statefd, err, sizeof err);
+			close(statefd);
+			if (rc == 0) {
+				pthread_mutex_lock(&mu);
+				sock = s;
+				connected = true;
+				conn_gen++;
+				for (struct pending_discard *d = discards; d; d = d->next)
+					if (!d->done)
+						send_discard_locked(d);
+				pthread_mutex_unlock(&mu);
+				dprintf(2, "fluidmem-attach: reattached to fluidmem-monitor at %s\n", sock_path);
+				return;
+			}
+			close(s);
+			if (rc > 0)
+				die("fluidmem-monitor at %s would not resume this process: %s", sock_path, err);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= reconnect_s)
+			die("lost connection to fluidmem-monitor (%s) and no monitor took it back within %ld s "
+			    "(FLUIDMEM_RECONNECT_TIMEOUT)", why, reconnect_s);
+		struct timespec nap = {.tv_nsec = 100 * 1000 * 1000};
+		nanosleep(&nap, NULL);
+	}
 }
 
 static void *agent_main(void *arg)
 {
 	(void)arg;
-	static _Alignas(8) unsigned char buf[FM_MSG_MAX];
+	static _Alignas(8) unsigned char buf[FM_MSG_MAX + 256];
 	for (;;) {
 		ssize_t n = recv(sock, buf, sizeof buf, 0);
-		if (n == 0)
-			die("lost connection to fluidmem-monitor (it closed the connection)");
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("lost connection to fluidmem-monitor (recv: %s)", strerror(errno));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			reconnect(n == 0 ? "it closed the connection" : strerror(errno));
+			continue;
 		}
 		struct fm_hdr *h = (struct fm_hdr *)buf;
 		if ((size_t)n < sizeof *h)
@@ -220,26 +469,22 @@ static void *agent_main(void *arg)
 			if (h->count > FM_BATCH_MAX ||
 			    (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent))
 				die("malformed EVICT message");
-			agent_evict(h, (struct fm_evict_ent *)(h + 1));
+			if (!agent_evict(h, (struct fm_evict_ent *)(h + 1)))
+				reconnect("sending EVICTED failed");
+		} else if (h->type == FM_DISCARDED) {
+			agent_discarded(h->seq);
+		} else if (h->type == FM_RELEASED) {
+			if (h->arg >= FM_AREAS)
+				die("RELEASED names staging area %" PRIu64, (uint64_t)h->arg);
+			pthread_mutex_lock(&mu);
+			areas[h->arg].n = 0; /* durable in Redis: never resend these copies */
+			pthread_mutex_unlock(&mu);
+		} else if (h->type == FM_BYE) {
+			size_t len = (size_t)n - sizeof *h;
+			die("fluidmem-monitor detached this process: %.*s", (int)(len < 200 ? len : 200), (char *)(h + 1));
 		} else {
 			die("unknown message type %u from fluidmem-monitor", h->type);
 		}
-	}
-	return NULL;
-}
-
-/* The agent may be blocked (e.g. in UFFDIO_MOVE or a send); this thread notices a dead
- * monitor regardless. */
-static void *watchdog_main(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		struct pollfd p = {.fd = sock, .events = POLLRDHUP};
-		int r = poll(&p, 1, -1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)))
-			die("lost connection to fluidmem-monitor (handler died?)");
 	}
 	return NULL;
 }
@@ -265,12 +510,19 @@ static void attach_region(void *addr, size_t len)
 {
 	const char *path = getenv("FLUIDMEM_SOCKET");
 	const char *vmid = getenv("FLUIDMEM_VM_ID");
-	char vmid_esc[256], buf[FM_HELLO_MAX];
 	if (!path || !*path)
 		die("FLUIDMEM_SOCKET is not set");
 	if (!vmid || !*vmid)
 		vmid = "vm";
-	json_quote(vmid_esc, sizeof vmid_esc, vmid);
+	sock_path = path;
+	vm_id = vmid;
+	const char *rt = getenv("FLUIDMEM_RECONNECT_TIMEOUT");
+	if (rt && *rt) {
+		char *end;
+		reconnect_s = strtol(rt, &end, 10);
+		if (*end || reconnect_s < 0 || reconnect_s > 86400)
+			die("FLUIDMEM_RECONNECT_TIMEOUT must be 0..86400 seconds, got '%.32s'", rt);
+	}
 
 	region_base = (uintptr_t)addr;
 	region_len = len;
@@ -285,6 +537,7 @@ static void attach_region(void *addr, size_t len)
 	/* WP_ASYNC (issue 11): the monitor installs fetched pages write-protected; a write is
 	 * resolved in the kernel (no message) and marks the page written for its PAGEMAP_SCAN */
 	uint64_t want = have & (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_WP_ASYNC);
+	uffd_features = want;
 	uffd = new_uffd(want, O_NONBLOCK);
 	stage_uffd = new_uffd(UFFD_FEATURE_MOVE | UFFD_FEATURE_SIGBUS, 0);
 
@@ -303,61 +556,33 @@ static void attach_region(void *addr, size_t len)
 	}
 	register_range(stage_uffd, staging_base, slen, true);
 
-	int memfd = (int)syscall(SYS_memfd_create, "fluidmem-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (memfd < 0)
+	/* kept open: a reattach hands it to the next monitor */
+	staging_fd = (int)syscall(SYS_memfd_create, "fluidmem-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (staging_fd < 0)
 		die("memfd_create(staging) failed: %s", strerror(errno));
-	if (ftruncate(memfd, (off_t)slen) < 0)
+	if (ftruncate(staging_fd, (off_t)slen) < 0)
 		die("ftruncate(staging memfd) failed: %s", strerror(errno));
-	fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-	void *sc = real_mmap_p(NULL, slen, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	fcntl(staging_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	void *sc = real_mmap_p(NULL, slen, PROT_READ | PROT_WRITE, MAP_SHARED, staging_fd, 0);
 	if (sc == MAP_FAILED)
 		die("mmap(staging memfd) failed: %s", strerror(errno));
 	staging_copy = sc;
 
-	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		die("socket() failed: %s", strerror(errno));
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof sa.sun_path)
-		die("FLUIDMEM_SOCKET path too long: %s", path);
-	strcpy(sa.sun_path, path);
-	if (connect(sock, (struct sockaddr *)&sa, sizeof sa) < 0)
+	int s = connect_monitor();
+	if (s < 0)
 		die("cannot reach fluidmem-monitor at %s: %s", path, strerror(errno));
-
-	int n = snprintf(buf, sizeof buf,
-			 "{\"vm_id\":%s,\"pid\":%d,\"base\":%" PRIuPTR ",\"size\":%zu,"
-			 "\"page_size\":%u,\"staging_pages\":%u,\"features\":%" PRIu64 "}",
-			 vmid_esc, (int)getpid(), region_base, len, FM_PAGE_SIZE, FM_STAGING_PAGES, want);
-	int fds[2] = {uffd, memfd};
-	union {
-		char b[CMSG_SPACE(sizeof fds)];
-		struct cmsghdr align;
-	} cbuf;
-	memset(&cbuf, 0, sizeof cbuf);
-	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
-			    .msg_controllen = sizeof cbuf.b};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof fds);
-	memcpy(CMSG_DATA(cm), fds, sizeof fds);
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != n)
-		die("sending hello to fluidmem-monitor failed: %s", strerror(errno));
-	close(memfd); /* the mapping keeps it */
-
-	struct timeval tv = {.tv_sec = 30};
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	ssize_t r = recv(sock, buf, sizeof buf - 1, 0);
-	if (r <= 0)
-		die("no answer from fluidmem-monitor at %s: %s", path, r == 0 ? "closed" : strerror(errno));
-	buf[r] = 0;
-	if (!strstr(buf, "\"ok\":true"))
-		die("fluidmem-monitor refused the region: %s", buf);
-	tv.tv_sec = 0;
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char err[512];
+	int rc = hello_exchange(s, staging_fd, -1, err, sizeof err);
+	if (rc > 0)
+		die("fluidmem-monitor refused the region: %s", err);
+	if (rc < 0)
+		die("fluidmem-monitor at %s: %s", path, err);
+	pthread_mutex_lock(&mu);
+	sock = s;
+	connected = true;
+	conn_gen++;
+	pthread_mutex_unlock(&mu);
 	start_thread(agent_main);
-	start_thread(watchdog_main);
 }
 
 static void resolve(void)
@@ -403,12 +628,44 @@ __attribute__((visibility("default"))) void *mmap64(void *addr, size_t len, int 
 	return maybe_capture(real_mmap64_p(addr, len, prot, flags, fd, off), len, prot, flags);
 }
 
-/* QEMU asks for THP and KSM on guest RAM; both would defeat 4 KiB UFFDIO_MOVE. */
+/* A discard of [first, first+count) region pages: tell the monitor, wait until it answers
+ * that the pages' keys are deleted (across a reconnect if need be), then the caller discards. */
+static void discard_durable(uint64_t first, uint64_t count)
+{
+	pthread_mutex_lock(&mu);
+	struct pending_discard d = {.seq = ++discard_seq, .first = first, .count = count, .next = discards};
+	discards = &d;
+	send_discard_locked(&d); /* not connected: the agent resends it after reattaching */
+	while (!d.done)
+		pthread_cond_wait(&cv, &mu);
+	for (struct pending_discard **pp = &discards; *pp; pp = &(*pp)->next)
+		if (*pp == &d) {
+			*pp = d.next;
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+}
+
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+
+/* QEMU asks for THP and KSM on guest RAM; both would defeat 4 KiB UFFDIO_MOVE. Discards of
+ * the region (balloon, free page reporting, a benchmark's MADV_DONTNEED) are made durable
+ * first when the monitor's backend survives a restart (Redis). */
 __attribute__((visibility("default"))) int madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t a = (uintptr_t)addr;
-	if (atomic_load(&captured) && region_len && a < region_base + region_len &&
-	    a + len > region_base && (advice == MADV_HUGEPAGE || advice == MADV_MERGEABLE))
+	bool in_region = atomic_load(&captured) && region_len && a < region_base + region_len && a + len > region_base;
+	if (in_region && (advice == MADV_HUGEPAGE || advice == MADV_MERGEABLE))
 		return 0;
+	if (in_region && mon_durable && len && a % FM_PAGE_SIZE == 0 &&
+	    (advice == MADV_DONTNEED || advice == MADV_REMOVE || advice == MADV_DONTNEED_LOCKED)) {
+		uintptr_t lo = a > region_base ? a : region_base;
+		uintptr_t hi = a + len < region_base + region_len ? a + len : region_base + region_len;
+		uint64_t first = (lo - region_base) / FM_PAGE_SIZE;
+		uint64_t last = (hi - region_base + FM_PAGE_SIZE - 1) / FM_PAGE_SIZE;
+		discard_durable(first, last - first);
+	}
 	return sys_madvise(addr, len, advice);
 }

@@ -189,6 +189,11 @@ static void fatal(const char *what, const char *detail)
 	exit(1);
 }
 
+/* Write-behind ops ever pushed / answered: the connection is in order, so every op pushed
+ * up to a mark is acknowledged once wb_acked >= mark (vm.c frees staging areas and answers
+ * DISCARD only then: a page's only copy never lives in monitor memory alone). */
+static uint64_t wb_pushed, wb_acked;
+
 static struct rop *op_at(struct rconn *c, size_t i)
 {
 	return &c->ops[(c->ohead + i) % c->opcap];
@@ -209,6 +214,8 @@ static void push_op(struct rconn *c, struct rop op)
 	if (!c->ocount)
 		c->since = now_ns(); /* idle until now: the deadline counts from here */
 	*op_at(c, c->ocount++) = op;
+	if (c == &rc_wb)
+		wb_pushed++;
 }
 
 static void free_op(struct rop *op)
@@ -221,6 +228,8 @@ static void free_op(struct rop *op)
 
 static void pop_op(struct rconn *c)
 {
+	if (c == &rc_wb)
+		wb_acked++;
 	free_op(op_at(c, 0));
 	c->ohead = (c->ohead + 1) % c->opcap;
 	c->ocount--;
@@ -423,6 +432,26 @@ void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
 	kick(&rc_fetch);
 }
 
+const char *backend_nonce(void)
+{
+	return nonce;
+}
+
+uint64_t redis_durable_mark(void)
+{
+	if (kind != BK_REDIS)
+		return 0;
+	if (cluster)
+		return rcl_write_mark();
+	redis_flush_dels();
+	return wb_pushed;
+}
+
+bool redis_durable(uint64_t mark)
+{
+	return kind != BK_REDIS || (cluster ? rcl_written(mark) : wb_acked >= mark);
+}
+
 bool redis_backpressure(void)
 {
 	return kind == BK_REDIS && (cluster ? cl_backpressure() : oom);
@@ -485,6 +514,10 @@ static void on_reply(struct rconn *c, redisReply *r)
 		 * again meanwhile) carries stale content: only the current fetch counts. */
 		if (!vm || vm->pages[o.pg].state != P_FETCHING || vm->pages[o.pg].slot != o.buf)
 			break;
+		if (r->type == REDIS_REPLY_NIL && (vm->pages[o.pg].flags & F_UNSURE)) {
+			vm_place_fetched(vm, o.pg, NULL, o.t0); /* reattached page without a key: zero */
+			break;
+		}
 		if (r->type != REDIS_REPLY_STRING || r->len != PS) {
 			logmsg("vm %s: page %u LOST: its key %s is %s in Redis; failing this VM closed "
 			       "(its process stops rather than read a wrong page)", vm->id, o.pg, o.key,

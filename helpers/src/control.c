@@ -1,7 +1,8 @@
 /* control.c -- the control socket: one JSON object per line in, one per line out.
  *
  *   {"cmd":"stats"}            -> {"ok":true,"capacity":N,...,"total":{..},"vms":[..]}
- *   {"cmd":"resize","pages":N} -> {"ok":true,"capacity":N}, sent once the resident set
+ *   {"cmd":"resize","pages":N} -> {"ok":true,"capacity":N} (N >= FM_CAPACITY_MIN, else an
+ *                                 error and the capacity is unchanged), sent once the resident set
  *                                 (incl. in-flight placements and evictions) fits N
  *   {"cmd":"flush"}            -> {"ok":true}, once no eviction is in flight and the
  *                                 write-behind queue is empty
@@ -88,13 +89,15 @@ static void counters_json(struct sbuf *b, const struct counters *c)
 		  "\"faults\":%llu,\"zero_fills\":%llu,\"remote_fetches\":%llu,\"evictions\":%llu,"
 		  "\"backend_writes\":%llu,\"resident_pages\":%lld,\"remote_pages\":%lld,"
 		  "\"evicting_pages\":%lld,\"fetching_pages\":%lld,\"removed_pages\":%llu,"
-		  "\"queue_hits\":%llu,\"bytes_written\":%llu,\"bytes_read\":%llu,\"fault_latency_ns\":%s",
+		  "\"queue_hits\":%llu,\"bytes_written\":%llu,\"bytes_read\":%llu,\"adopted_pages\":%llu,"
+		  "\"fault_latency_ns\":%s",
 		  (unsigned long long)c->faults, (unsigned long long)c->zero_fills,
 		  (unsigned long long)c->remote_fetches, (unsigned long long)c->evictions,
 		  (unsigned long long)c->backend_writes, (long long)c->resident_pages,
 		  (long long)c->remote_pages, (long long)c->evicting_pages, (long long)c->fetching_pages,
 		  (unsigned long long)c->removed_pages, (unsigned long long)c->queue_hits,
-		  (unsigned long long)c->bytes_written, (unsigned long long)c->bytes_read, h);
+		  (unsigned long long)c->bytes_written, (unsigned long long)c->bytes_read,
+		  (unsigned long long)c->adopted_pages, h);
 	/* issue 11: prefetch and clean-page counters */
 	sb_printf(b, ",\"prefetch_issued\":%llu,\"prefetch_hits\":%llu,\"prefetch_wasted\":%llu,"
 		  "\"prefetch_buffered\":%lld,\"clean_drops\":%llu",
@@ -127,8 +130,10 @@ static void stats_json(struct sbuf *b)
 			continue;
 		char id[300];
 		json_quote(id, sizeof id, v->id);
-		sb_printf(b, "%s{\"id\":%s,\"pid\":%d,\"region_bytes\":%llu,\"tracked_pages\":%u,\"meta_bytes\":%zu,",
-			  first ? "" : ",", id, v->pid, (unsigned long long)v->size, v->npages, vm_meta_bytes(v));
+		sb_printf(b, "%s{\"id\":%s,\"pid\":%d,\"region_bytes\":%llu,\"tracked_pages\":%u,\"meta_bytes\":%zu,"
+			     "\"reattached\":%s,",
+			  first ? "" : ",", id, v->pid, (unsigned long long)v->size, v->npages, vm_meta_bytes(v),
+			  v->reattached ? "true" : "false");
 		counters_json(b, &v->c);
 		sb_printf(b, "}");
 		first = 0;
@@ -241,8 +246,16 @@ static void handle_line(struct client *c, const char *line)
 		free(b.p);
 	} else if (!strcmp(cmd, "resize")) {
 		uint64_t pages;
-		if (json_get_u64(line, "pages", &pages) < 0 || pages < 1 || pages > (1ull << 40)) {
+		if (json_get_u64(line, "pages", &pages) < 0 || pages > (1ull << 40)) {
 			reply_error(c, "resize needs \"pages\": a positive integer");
+			return;
+		}
+		if (pages < FM_CAPACITY_MIN) {
+			char msg[160];
+			snprintf(msg, sizeof msg, "resize to %llu pages refused: at least %d pages (one access can need "
+				 "several pages resident at once; fewer thrash forever)", (unsigned long long)pages,
+				 FM_CAPACITY_MIN);
+			reply_error(c, msg);
 			return;
 		}
 		M.capacity = pages;

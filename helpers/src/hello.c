@@ -247,6 +247,30 @@ static bool peer_alive(int pidfd)
 	return poll(&p, 1, 0) == 0; /* a pidfd polls readable once its process has exited */
 }
 
+/* A reattach (proto.h) resumes a VM whose previous monitor died: only a monitor that can
+ * find its pages (same Redis key nonce, durable backend) and that did not drop it itself. */
+static bool verify_reattach(const char *text, const struct hello *h, char *err, size_t errlen)
+{
+	char inst[64] = "", nonce[64] = "";
+	json_get_str(text, "instance", inst, sizeof inst);
+	json_get_str(text, "nonce", nonce, sizeof nonce);
+	if (backend_kind() == BK_DRAM) {
+		snprintf(err, errlen, "cannot resume vm '%s': the dram backend keeps evicted pages in the monitor's "
+			 "memory, so they died with the previous monitor process", h->id);
+		return false;
+	}
+	if (!strcmp(inst, M.instance)) {
+		snprintf(err, errlen, "this monitor detached vm '%s' for good earlier; it cannot reattach", h->id);
+		return false;
+	}
+	if (strcmp(nonce, backend_nonce()) != 0) {
+		snprintf(err, errlen, "cannot resume vm '%s': its pages are under key nonce '%.20s', this monitor uses "
+			 "'%s' (start it with FLUIDMEM_KEY_NONCE=%.20s)", h->id, nonce, backend_nonce(), nonce);
+		return false;
+	}
+	return is_tmpfs_file(h->statefd, err, errlen);
+}
+
 /* Fills *out from the hello text and the peer's kernel-reported identity; false + err
  * if anything does not hold. Takes no ownership (the caller closes on failure). */
 static bool verify(int sock, const char *text, struct hello *out, char *err, size_t errlen)
@@ -300,6 +324,8 @@ static bool verify(int sock, const char *text, struct hello *out, char *err, siz
 	}
 	if (!is_tmpfs_file(out->memfd, err, errlen))
 		return false;
+	if (out->reattach && !verify_reattach(text, out, err, errlen))
+		return false;
 	char *maps = read_maps(cr.pid);
 	if (!maps) {
 		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)cr.pid, strerror(errno));
@@ -349,8 +375,9 @@ void hello_on_event(void *ptr)
 			for (size_t i = 0; i < k && nfd < HELLO_FDS_MAX; i++)
 				memcpy(&fds[nfd++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
 		}
+	buf[n > 0 ? n : 0] = 0;
 	char err[300] = "";
-	struct hello hl = {.uffd = -1, .memfd = -1, .pidfd = -1};
+	struct hello hl = {.uffd = -1, .memfd = -1, .pidfd = -1, .statefd = -1};
 	struct vm *vm = NULL;
 	if (n < 0)
 		snprintf(err, sizeof err, "reading the hello: %s", strerror(errno));
@@ -360,14 +387,17 @@ void hello_on_event(void *ptr)
 		snprintf(err, sizeof err, "hello longer than %d bytes", FM_HELLO_MAX);
 	else if (mh.msg_flags & MSG_CTRUNC)
 		snprintf(err, sizeof err, "hello carried too many descriptors");
-	else if (nfd != 2)
-		snprintf(err, sizeof err, "hello must carry 2 descriptors (userfaultfd, staging memfd), got %d", nfd);
+	else if (nfd != 2 + (strstr(buf, "\"reattach\":1") != NULL))
+		snprintf(err, sizeof err, "hello must carry 2 descriptors (userfaultfd, staging memfd; a reattach "
+			 "also its state memfd), got %d", nfd);
 	else if (attached_count() >= FM_MAX_ATTACHED)
 		snprintf(err, sizeof err, "already %d attached processes (the limit)", FM_MAX_ATTACHED);
 	else {
 		buf[n] = 0;
 		hl.uffd = fds[0];
 		hl.memfd = fds[1];
+		hl.reattach = nfd == 3;
+		hl.statefd = nfd == 3 ? fds[2] : -1;
 		if (memchr(buf, 0, (size_t)n))
 			snprintf(err, sizeof err, "hello contains a NUL byte");
 		else if (verify(h->fd, buf, &hl, err, sizeof err))
@@ -382,7 +412,10 @@ void hello_on_event(void *ptr)
 			}
 		npending--;
 		free(h);
-		hello_reply(vm->sock, "{\"ok\":true}");
+		char ok[160];
+		snprintf(ok, sizeof ok, "{\"ok\":true,\"instance\":\"%s\",\"nonce\":\"%s\",\"durable\":%s}", M.instance,
+			 backend_nonce(), backend_kind() == BK_REDIS ? "true" : "false");
+		hello_reply(vm->sock, ok);
 		return;
 	}
 	char q[400], out[480], who[32] = "";

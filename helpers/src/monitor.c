@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +91,11 @@ int main(int argc, char **argv)
 	if (!sock_path || !ctl_path || !backend || cap < 1 || optind != argc)
 		usage();
 	M.capacity = (uint64_t)cap;
+	unsigned char rnd[8] = {0};
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		rnd[0] = (unsigned char)getpid(); /* only needs to differ from the previous instance */
+	for (int i = 0; i < 8; i++)
+		snprintf(M.instance + 2 * i, 3, "%02x", rnd[i]);
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -166,6 +172,7 @@ int main(int argc, char **argv)
 			case EP_SIGNAL: stopping = true; break;
 			}
 		}
+		vm_durability_tick(); /* staging areas and discards whose writes Redis acknowledged */
 		for (int guard = 0; M.progress && guard < 64; guard++) {
 			M.progress = false;
 			evict_tick();

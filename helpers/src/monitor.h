@@ -8,7 +8,12 @@
  *   QUEUED --SET acknowledged--> STORED
  *   STORED --fault--> RESIDENT (dram: copy from the store) | FETCHING (redis GET) --> RESIDENT
  *   QUEUED --fault--> RESIDENT (served from the write-behind buffer)
- *   any --UFFD_EVENT_REMOVE/UNMAP--> ABSENT (remote copy deleted)
+ *   any --UFFD_EVENT_REMOVE/UNMAP or FM_DISCARD--> ABSENT (remote copy deleted)
+ *   UNKNOWN (after a reattach) --fault--> FETCHING --> RESIDENT (a missing key: zero page)
+ *
+ * Durability (Redis): a staging area is reused only once Redis acknowledged every write
+ * issued up to its capture, so a page's only copy is never in monitor memory alone; where
+ * each state's copies live and what each crash does: ARCHITECTURE.md "Restart without loss".
  *
  * A fault on an EVICTING page waits (deferred list) until the batch's content has been
  * captured, then is served from it: never from stale data. Resident pages form one LRU
@@ -29,8 +34,11 @@
 
 #define NIL UINT32_MAX
 
-enum pstate { P_ABSENT = 0, P_RESIDENT, P_EVICTING, P_STORED, P_QUEUED, P_FETCHING };
-enum { F_REMOTE = 1, F_DROPPED = 2 };
+/* P_UNKNOWN: after a reattach (a restarted monitor), a page neither mapped nor staged: it is
+ * in Redis or all-zero (no key); its first fault GETs it, a missing key = the zero page. */
+enum pstate { P_ABSENT = 0, P_RESIDENT, P_EVICTING, P_STORED, P_QUEUED, P_FETCHING, P_UNKNOWN };
+/* F_UNSURE: a FETCHING page that was P_UNKNOWN (a missing key is its zero content, not a loss) */
+enum { F_REMOTE = 1, F_DROPPED = 2, F_UNSURE = 4 };
 /* issue 11. P_PREFETCH: a STORED page fetched ahead (GET in flight or content in the
  * prefetch buffer; slot = buffer index); a fault installs it from there. F_CLEAN: a RESIDENT
  * page installed write-protected (UFFDIO_COPY_MODE_WP) from the store's current copy, slot =
@@ -50,6 +58,7 @@ struct page {
 struct counters {
 	uint64_t faults, zero_fills, remote_fetches, evictions, backend_writes;
 	uint64_t bytes_written, bytes_read, queue_hits, removed_pages;
+	uint64_t adopted_pages; /* taken over at a reattach: resident (mapped) or staged pages */
 	/* issue 11: prefetch (fetched ahead, served from the buffer, dropped unused) and
 	 * evictions of clean pages (the store's copy is current: no write) */
 	uint64_t prefetch_issued, prefetch_hits, prefetch_wasted, clean_drops;
@@ -59,7 +68,9 @@ struct counters {
 };
 
 struct batch {
-	bool busy;
+	bool busy;      /* the area is in use: EVICT in flight, or captured and not yet durable */
+	bool captured;  /* EVICTED read; the area is freed once redis_durable(mark) */
+	uint64_t mark;
 	uint64_t seq;
 	uint64_t sent_ns; /* when the EVICT went out: the agent must answer by the EVICTED deadline */
 	uint32_t n, wb_reserved;
@@ -90,6 +101,9 @@ struct vm {
 	struct pf_window pfw;
 	int32_t pf_delta;     /* the current trend, 0 = none */
 	int pagemap_fd;       /* /proc/PID/pagemap for PAGEMAP_SCAN (clean pages), -1 = none */
+	bool reattached; /* attached by a reattach hello (this monitor took over a running VM) */
+	struct { uint64_t seq, mark; } *discards; /* FM_DISCARD waiting for its UNLINKs' acks */
+	size_t ndiscards, capdiscards;
 	struct vm *next;
 };
 
@@ -103,6 +117,7 @@ struct monitor {
 	struct counters total; /* monotonic counters incl. departed VMs; gauges are live sums */
 	bool progress;         /* something happened that may unblock deferred faults */
 	const char *key_prefix;
+	char instance[17]; /* random per process: a reattach naming it is refused (we dropped that VM) */
 };
 
 extern struct monitor M;
@@ -116,6 +131,8 @@ struct hello {
 	pid_t pid;
 	int pidfd, uffd, memfd;
 	uint64_t base, size;
+	bool reattach;
+	int statefd; /* reattach: struct fm_state + staged entries + resident map (proto.h) */
 };
 
 /* hello.c */
@@ -128,6 +145,12 @@ void hello_expire(void);
 /* Attaches a verified region; on success the vm owns sock and h's descriptors. */
 struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen);
 void vm_destroy(struct vm *vm, const char *why);
+/* Reattach: rebuilds a VM's page states from the agent's state memfd (resident pages from
+ * its map, staged pages re-written to the store, every other page P_UNKNOWN), then wakes
+ * the whole region so faults the previous monitor had read are raised again. */
+int vm_adopt(struct vm *vm, int statefd, char *err, size_t errlen);
+/* Frees staging areas and answers FM_DISCARD whose writes Redis acknowledged. */
+void vm_durability_tick(void);
 void vm_on_uffd(struct vm *vm);
 void vm_on_sock(struct vm *vm);
 struct vm *vm_by_uid(uint64_t uid);
@@ -178,6 +201,12 @@ void redis_set_done(uint64_t vm_uid, uint32_t pg, uint32_t buf);
  * FLUIDMEM_REDIS_TIMEOUT_MS (default 10000). */
 int backend_tick(void);
 int backend_cluster_stats(char *buf, size_t n); /* redis-cluster:// counters as JSON; 0 otherwise */
+/* Durability marks: redis_durable_mark() flushes pending UNLINKs and names every write-behind
+ * request issued so far; redis_durable(mark) is true once all of them were acknowledged
+ * (always true for dram, which has nothing to acknowledge). */
+uint64_t redis_durable_mark(void);
+const char *backend_nonce(void); /* the key nonce ("" for dram) */
+bool redis_durable(uint64_t mark);
 /* true while Redis refuses writes (-OOM/-MISCONF): no new evictions until it accepts */
 bool redis_backpressure(void);
 #define FM_KEY_PREFIX_MAX 128 /* --key-prefix bytes */

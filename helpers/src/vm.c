@@ -116,6 +116,7 @@ static void place(struct vm *vm, uint32_t pg, uint64_t t0)
 	struct page *p = &vm->pages[pg];
 	p->flags &= (uint8_t)~F_CLEAN; /* set again by mark_clean() where it applies */
 	p->state = P_RESIDENT;
+	p->flags &= (uint8_t)~F_UNSURE;
 	p->tick = ++M.tick;
 	lru_append(vm, pg);
 	GAUGE(vm, resident_pages, 1);
@@ -519,6 +520,10 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 		if (r == INST_FATAL)
 			goto fatal;
 		break;
+	case P_UNKNOWN: /* reattached: in Redis, or zero (no key); the GET tells */
+		p->flags |= F_UNSURE;
+		GAUGE(vm, remote_pages, 1);
+		/* fall through */
 	case P_STORED:
 		if (backend_kind() == BK_REDIS) {
 			if (vm->pf_delta)
@@ -561,8 +566,15 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 		return;
 	if (r == INST_GONE) {
 		/* the range is being unmapped: keep the stored copy, a later fault fetches again */
-		vm->pages[pg].state = P_STORED;
+		struct page *p = &vm->pages[pg];
 		GAUGE(vm, fetching_pages, -1);
+		if (p->flags & F_UNSURE) {
+			p->flags &= (uint8_t)~F_UNSURE;
+			p->state = P_UNKNOWN;
+			GAUGE(vm, remote_pages, -1);
+		} else {
+			p->state = P_STORED;
+		}
 		return;
 	}
 	if (r < 0) {
@@ -570,9 +582,13 @@ void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0)
 		return;
 	}
 	GAUGE(vm, fetching_pages, -1);
-	COUNT(vm, remote_fetches, 1);
-	COUNT(vm, bytes_read, PS);
 	GAUGE(vm, remote_pages, -1);
+	if (data) {
+		COUNT(vm, remote_fetches, 1);
+		COUNT(vm, bytes_read, PS);
+	} else {
+		COUNT(vm, zero_fills, 1); /* a reattached page without a key: it was all-zero */
+	}
 	place(vm, pg, t0);
 	if (wp)
 		mark_clean(vm, pg, data);
@@ -622,9 +638,13 @@ static void handle_remove(struct vm *vm, uint64_t start, uint64_t end)
 			p->state = P_ABSENT;
 			defer(vm, pg, now_ns()); /* its faulting thread still waits */
 			break;
+		case P_UNKNOWN:
+			p->state = P_ABSENT;
+			break;
 		default:
 			break;
 		}
+		p->flags &= (uint8_t)~F_UNSURE;
 		drop_remote(vm, p, pg);
 	}
 	M.progress = true;
@@ -788,7 +808,7 @@ int vm_tick(void)
 	for (struct vm *v = M.vms; v; v = v->next) {
 		for (unsigned a = 0; a < FM_AREAS && !v->dead; a++) {
 			struct batch *b = &v->batches[a];
-			if (!b->busy)
+			if (!b->busy || b->captured) /* captured: waits for Redis, which has its own deadline */
 				continue;
 			if (now - b->sent_ns > limit_ns) {
 				logmsg("vm %s: agent left EVICT batch %llu (%u pages) unanswered for %llu ms "
@@ -829,7 +849,7 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 {
 	static _Alignas(64) unsigned char scratch[FM_BATCH_MAX * PS];
 	uint64_t a = h->arg;
-	if (a >= FM_AREAS || !vm->batches[a].busy || vm->batches[a].seq != h->seq ||
+	if (a >= FM_AREAS || !vm->batches[a].busy || vm->batches[a].captured || vm->batches[a].seq != h->seq ||
 	    vm->batches[a].n != h->count) {
 		vm_destroy(vm, "agent answered an unknown batch");
 		return;
@@ -862,7 +882,6 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 			got += (size_t)r;
 		}
 	}
-	b->busy = false;
 	for (uint32_t i = 0; i < b->n; i++) {
 		uint32_t pg = b->pages[i];
 		struct page *p = &vm->pages[pg];
@@ -917,6 +936,12 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 	if (b->wb_reserved)
 		wb_unreserve(b->wb_reserved);
 	b->wb_reserved = 0;
+	/* The memfd slots keep the batch's only copy outside Redis until every write issued so
+	 * far (this batch's SETs and UNLINKs, and older ones) is acknowledged: only then may the
+	 * agent overwrite the area (vm_durability_tick). DRAM has nothing to wait for. */
+	b->mark = redis_durable_mark();
+	b->captured = backend_kind() == BK_REDIS; /* released (FM_RELEASED) by vm_durability_tick */
+	b->busy = b->captured;
 	M.progress = true;
 }
 
@@ -926,6 +951,63 @@ void redis_set_done(uint64_t vm_uid, uint32_t pg, uint32_t buf)
 	if (vm && vm->pages[pg].state == P_QUEUED && vm->pages[pg].slot == buf)
 		vm->pages[pg].state = P_STORED;
 	M.progress = true;
+}
+
+/* FM_DISCARD: the process is about to discard [arg, arg+count) pages. Drop them and their
+ * keys now (as a REMOVE event would), and answer once those UNLINKs are acknowledged. */
+static void on_discard(struct vm *vm, const struct fm_hdr *h)
+{
+	if (h->count == 0 || h->arg >= vm->npages || h->count > vm->npages - h->arg) {
+		vm_destroy(vm, "agent discards pages outside its region");
+		return;
+	}
+	handle_remove(vm, vm->base + h->arg * PS, vm->base + (h->arg + h->count) * PS);
+	if (vm->ndiscards == vm->capdiscards) {
+		size_t nc = vm->capdiscards ? vm->capdiscards * 2 : 16;
+		void *nd = realloc(vm->discards, nc * sizeof *vm->discards);
+		if (!nd) {
+			vm_destroy(vm, "out of memory (discards)");
+			return;
+		}
+		vm->discards = nd;
+		vm->capdiscards = nc;
+	}
+	vm->discards[vm->ndiscards].seq = h->seq;
+	vm->discards[vm->ndiscards].mark = redis_durable_mark();
+	vm->ndiscards++;
+	M.progress = true;
+}
+
+void vm_durability_tick(void)
+{
+	for (struct vm *v = M.vms; v; v = v->next) {
+		for (unsigned a = 0; a < FM_AREAS && !v->dead; a++) {
+			struct batch *b = &v->batches[a];
+			if (b->captured && redis_durable(b->mark)) {
+				b->captured = b->busy = false;
+				M.progress = true;
+				struct fm_hdr h = {.type = FM_RELEASED, .arg = a};
+				if (send(v->sock, &h, sizeof h, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof h) {
+					logmsg("vm %s: sending RELEASED: %s", v->id, strerror(errno));
+					vm_destroy(v, "agent unreachable");
+				}
+			}
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < v->ndiscards && !v->dead; i++) {
+			if (!redis_durable(v->discards[i].mark)) {
+				v->discards[k++] = v->discards[i];
+				continue;
+			}
+			struct fm_hdr h = {.type = FM_DISCARDED, .seq = v->discards[i].seq};
+			if (send(v->sock, &h, sizeof h, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof h) {
+				logmsg("vm %s: answering DISCARD: %s", v->id, strerror(errno));
+				vm_destroy(v, "agent unreachable");
+			}
+		}
+		if (!v->dead)
+			v->ndiscards = k;
+	}
 }
 
 void vm_on_sock(struct vm *vm)
@@ -942,6 +1024,10 @@ void vm_on_sock(struct vm *vm)
 			return;
 		}
 		struct fm_hdr *h = (struct fm_hdr *)buf;
+		if ((size_t)n == sizeof *h && h->type == FM_DISCARD) {
+			on_discard(vm, h);
+			continue;
+		}
 		if ((size_t)n < sizeof *h || h->type != FM_EVICTED || h->count > FM_BATCH_MAX ||
 		    (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent)) {
 			vm_destroy(vm, "malformed message from agent");
@@ -977,6 +1063,134 @@ static int ep_add(int fd, struct epref *ref, int kind, void *ptr)
 	return epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* A reattach's state, read and checked in full before anything changes. */
+struct adopt {
+	uint64_t *map;            /* resident bitmap */
+	struct fm_staged *staged; /* chosen entries: the newest per page not resident */
+	unsigned char *data;      /* their contents, read from the staging memfd */
+	size_t nstaged;
+};
+
+static void adopt_free(struct adopt *a)
+{
+	free(a->map);
+	free(a->staged);
+	free(a->data);
+}
+
+static bool pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static int adopt_read(const struct hello *h, struct adopt *a, char *err, size_t errlen)
+{
+	struct fm_state st;
+	uint64_t npages = h->size / PS, words = (npages + 63) / 64;
+	if (!pread_all(h->statefd, &st, sizeof st, 0) || st.magic != FM_STATE_MAGIC || st.npages != npages ||
+	    st.nstaged > FM_STAGING_PAGES) {
+		snprintf(err, errlen, "reattach state is malformed (header)");
+		return -1;
+	}
+	struct fm_staged *all = calloc(st.nstaged + 1, sizeof *all);
+	a->map = calloc(words, sizeof *a->map);
+	a->staged = calloc(st.nstaged + 1, sizeof *a->staged);
+	a->data = malloc((st.nstaged + 1) * PS);
+	if (!all || !a->map || !a->staged || !a->data) {
+		free(all);
+		snprintf(err, errlen, "out of memory for the reattach state");
+		return -1;
+	}
+	off_t off = (off_t)sizeof st;
+	if (!pread_all(h->statefd, all, st.nstaged * sizeof *all, off) ||
+	    !pread_all(h->statefd, a->map, words * sizeof *a->map, off + (off_t)(st.nstaged * sizeof *all))) {
+		free(all);
+		snprintf(err, errlen, "reattach state is malformed (short)");
+		return -1;
+	}
+	for (uint64_t i = 0; i < st.nstaged; i++) {
+		const struct fm_staged *e = &all[i];
+		if (e->page >= npages || e->slot >= FM_STAGING_PAGES) {
+			free(all);
+			snprintf(err, errlen, "reattach state names page %llu slot %u outside the region / staging",
+				 (unsigned long long)e->page, e->slot);
+			return -1;
+		}
+		if (a->map[e->page / 64] & (1ull << (e->page % 64)))
+			continue; /* mapped now: the staged copy is older than the page */
+		size_t k = 0;
+		while (k < a->nstaged && a->staged[k].page != e->page)
+			k++;
+		a->staged[k] = *e; /* entries come oldest EVICT first: the newest wins */
+		if (k == a->nstaged)
+			a->nstaged++;
+	}
+	free(all);
+	for (size_t k = 0; k < a->nstaged; k++)
+		if (!pread_all(h->memfd, a->data + k * PS, PS, (off_t)a->staged[k].slot * PS)) {
+			snprintf(err, errlen, "cannot read staged page %llu from the staging memfd",
+				 (unsigned long long)a->staged[k].page);
+			return -1;
+		}
+	if (wb_available() < a->nstaged) {
+		snprintf(err, errlen, "no write-behind room for %zu staged pages", a->nstaged);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies a checked reattach state (cannot fail). */
+static void adopt_apply(struct vm *vm, const struct adopt *a)
+{
+	for (uint32_t pg = 0; pg < vm->npages; pg++) {
+		struct page *p = &vm->pages[pg];
+		p->flags = F_REMOTE; /* whether a key exists is unknown: delete it when dropped */
+		if (a->map[pg / 64] & (1ull << (pg % 64))) {
+			p->state = P_RESIDENT;
+			p->tick = ++M.tick;
+			lru_append(vm, pg);
+			GAUGE(vm, resident_pages, 1);
+			COUNT(vm, adopted_pages, 1);
+		} else {
+			p->state = P_UNKNOWN;
+		}
+	}
+	for (size_t k = 0; k < a->nstaged; k++) {
+		uint32_t pg = (uint32_t)a->staged[k].page;
+		struct page *p = &vm->pages[pg];
+		const unsigned char *data = a->data + k * PS;
+		COUNT(vm, adopted_pages, 1);
+		if (is_zero(data)) {
+			p->state = P_ABSENT; /* its key (if any) goes, like a zero page's at capture */
+			drop_remote(vm, p, pg);
+			continue;
+		}
+		wb_reserve(1);
+		p->slot = wb_take(data);
+		p->state = P_QUEUED;
+		redis_set(vm, pg, p->slot);
+		COUNT(vm, backend_writes, 1);
+		COUNT(vm, bytes_written, PS);
+		GAUGE(vm, remote_pages, 1);
+	}
+	/* the agent rewrites no area until these writes (and the UNLINKs) are acknowledged */
+	uint64_t mark = redis_durable_mark();
+	for (unsigned i = 0; i < FM_AREAS; i++)
+		vm->batches[i] = (struct batch){.busy = true, .captured = true, .mark = mark};
+	logmsg("vm %s reattached: %lld resident pages, %zu staged pages re-written, %u pages resolved on "
+	       "their first fault", vm->id, (long long)vm->c.resident_pages, a->nstaged,
+	       (unsigned)(vm->npages - (uint32_t)vm->c.resident_pages - (uint32_t)a->nstaged));
+	M.progress = true;
+}
+
 struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 {
 	for (struct vm *v = M.vms; v; v = v->next) {
@@ -989,9 +1203,15 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 		snprintf(err, errlen, "unsupported region size %llu", (unsigned long long)h->size);
 		return NULL;
 	}
+	struct adopt ad = {0};
+	if (h->reattach && adopt_read(h, &ad, err, errlen) < 0) {
+		adopt_free(&ad);
+		return NULL;
+	}
 	struct vm *vm = calloc(1, sizeof *vm);
 	if (!vm || !(vm->pages = calloc(h->size / PS, sizeof(struct page)))) {
 		free(vm);
+		adopt_free(&ad);
 		snprintf(err, errlen, "out of memory for %llu pages", (unsigned long long)(h->size / PS));
 		return NULL;
 	}
@@ -1013,6 +1233,7 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 		epoll_ctl(M.epfd, EPOLL_CTL_DEL, sock, NULL);
 		free(vm->pages);
 		free(vm);
+		adopt_free(&ad);
 		return NULL;
 	}
 	vm->uid = ++M.next_uid;
@@ -1020,6 +1241,16 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 	M.vms = vm;
 	logmsg("vm %s attached: pid %d, %llu pages at 0x%llx", vm->id, vm->pid,
 	       (unsigned long long)vm->npages, (unsigned long long)vm->base);
+	if (h->reattach) {
+		vm->reattached = true;
+		adopt_apply(vm, &ad);
+		adopt_free(&ad);
+		close(h->statefd);
+		/* faults the previous monitor had read (and never answered) are raised again */
+		struct uffdio_range r = {.start = vm->base, .len = vm->size};
+		if (ioctl(vm->uffd, UFFDIO_WAKE, &r) < 0)
+			logmsg("vm %s: UFFDIO_WAKE of the region: %s", vm->id, strerror(errno));
+	}
 	return vm;
 }
 
@@ -1043,6 +1274,17 @@ void vm_destroy(struct vm *vm, const char *why)
 	M.total.remote_pages -= vm->c.remote_pages;
 	M.total.evicting_pages -= vm->c.evicting_pages;
 	M.total.fetching_pages -= vm->c.fetching_pages;
+	/* detached for good: the agent must not reattach (it would find its pages deleted) */
+	struct {
+		struct fm_hdr h;
+		char why[200];
+	} bye = {.h = {.type = FM_BYE}};
+	snprintf(bye.why, sizeof bye.why, "%s", why);
+	bye.h.count = (uint32_t)strlen(bye.why);
+	send(vm->sock, &bye, sizeof bye.h + bye.h.count, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(vm->discards);
+	vm->discards = NULL;
+	vm->ndiscards = 0;
 	/* The uffd is shared with QEMU (it keeps its own reference), so closing ours does not
 	 * remove it from epoll: unregister both fds explicitly before the vm is freed. */
 	epoll_ctl(M.epfd, EPOLL_CTL_DEL, vm->sock, NULL);
