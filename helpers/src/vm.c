@@ -54,11 +54,45 @@ static void defer(struct vm *vm, uint32_t pg, uint64_t t0)
 	defq[ndef++] = (struct deferred){vm->uid, pg, t0};
 }
 
+/* uid -> live VM, open addressing with linear probing (issue 11 item 5: every Redis reply,
+ * queued SET and deferred fault looks its VM up; this keeps that independent of the number
+ * of attached VMs). A VM is in the table from vm_create until vm_destroy. */
+#define UID_TAB 256 /* > 2 x FM_MAX_ATTACHED */
+static struct vm *uid_tab[UID_TAB];
+
+static void uid_put(struct vm *vm)
+{
+	uint32_t i = (uint32_t)(vm->uid % UID_TAB);
+	while (uid_tab[i])
+		i = (i + 1) % UID_TAB;
+	uid_tab[i] = vm;
+}
+
+static void uid_del(struct vm *vm)
+{
+	uint32_t i = (uint32_t)(vm->uid % UID_TAB);
+	while (uid_tab[i] && uid_tab[i] != vm)
+		i = (i + 1) % UID_TAB;
+	if (!uid_tab[i])
+		return;
+	uid_tab[i] = NULL;
+	/* backward shift: move later entries of the run into the hole where their probe allows */
+	for (uint32_t j = (i + 1) % UID_TAB; uid_tab[j]; j = (j + 1) % UID_TAB) {
+		uint32_t k = (uint32_t)(uid_tab[j]->uid % UID_TAB);
+		bool stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+		if (!stays) {
+			uid_tab[i] = uid_tab[j];
+			uid_tab[j] = NULL;
+			i = j;
+		}
+	}
+}
+
 struct vm *vm_by_uid(uint64_t uid)
 {
-	for (struct vm *v = M.vms; v; v = v->next)
-		if (v->uid == uid && !v->dead)
-			return v;
+	for (uint32_t i = (uint32_t)(uid % UID_TAB); uid_tab[i]; i = (i + 1) % UID_TAB)
+		if (uid_tab[i]->uid == uid)
+			return uid_tab[i]->dead ? NULL : uid_tab[i];
 	return NULL;
 }
 
@@ -450,7 +484,7 @@ void vm_prefetch_reply(uint64_t uid, uint32_t pg, uint32_t idx, uint32_t gen, co
 	pfe[idx].t0 = 0;
 	GAUGE(vm, fetching_pages, -1);
 	int r = pf_install(vm, pg, idx, t0);
-	if (r == INST_REDISPATCH || r == INST_GONE) {
+	if (r == INST_REDISPATCH) { /* (INST_GONE: woken; the UNMAP event frees the buffer) */
 		defer(vm, pg, t0);
 		M.progress = true;
 	} else if (r < 0) {
@@ -1237,6 +1271,7 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 		return NULL;
 	}
 	vm->uid = ++M.next_uid;
+	uid_put(vm);
 	vm->next = M.vms;
 	M.vms = vm;
 	logmsg("vm %s attached: pid %d, %llu pages at 0x%llx", vm->id, vm->pid,
@@ -1297,6 +1332,7 @@ void vm_destroy(struct vm *vm, const char *why)
 	free(vm->pages);
 	vm->pages = NULL;
 	vm->npages = 0;
+	uid_del(vm);
 	vm->dead = true; /* unlinked and freed by the main loop (vm_reap) */
 	M.progress = true;
 }

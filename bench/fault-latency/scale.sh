@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# bench/fault-latency/scale.sh [N] -- issue 11 item 5: does fault service depend on the number
+# of attached processes? One monitor (dram, capacity 96 pages per process) serves 1, then N
+# (default 64), then 1 uffd-harness processes at once (512-page regions, 256-page working sets,
+# 3000 random read/write/verify operations each; every byte checked against a shadow copy);
+# prints, per run, failed processes, the harnesses' corrupt_bytes and the monitor's
+# handler-side fault latency p50/p99 (stats histogram: 4 buckets per power of two).
+# FLUIDLAB_HELPERS_BIN=DIR runs prebuilt helpers (default: helpers/bin, built if missing).
+# Pin it (taskset -c 0) for comparable figures on a noisy host.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+B=${FLUIDLAB_HELPERS_BIN:-$HERE/../../helpers/bin}
+N=${1:-64}
+[ -x "$B/fluidmem-monitor" ] || make -s -C "$HERE/../../helpers"
+T=$(mktemp -d)
+MPID=
+cleanup() { [ -n "$MPID" ] && kill "$MPID" 2>/dev/null; jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+run() { # $1 = processes
+	"$B/fluidmem-monitor" --socket "$T/s$1" --control "$T/c$1" --backend dram --capacity $(($1 * 96)) >"$T/o$1" 2>"$T/e$1" &
+	MPID=$!
+	for _ in $(seq 100); do grep -q ready "$T/o$1" 2>/dev/null && break; sleep 0.05; done
+	local pids=() bad=0
+	for i in $(seq "$1"); do
+		FLUIDMEM_SOCKET="$T/s$1" FLUIDMEM_REGION_BYTES=$((512 * 4096)) FLUIDMEM_VM_ID="v$i" \
+			LD_PRELOAD="$B/libfluidmem-attach.so" "$B/uffd-harness" --region-pages 512 --pages 256 --ops 3000 \
+			--threads 1 --seed "$i" >"$T/h$1.$i" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+	local st
+	st=$(node -e '
+const s = require("node:net").connect(process.argv[1]); let b = "";
+s.on("data", (d) => { b += d; if (b.endsWith("\n")) { const t = JSON.parse(b).total;
+  console.log(`faults ${t.faults} p50 ${t.fault_latency_ns.p50} ns p99 ${t.fault_latency_ns.p99} ns`); s.end(); } });
+s.write("{\"cmd\":\"stats\"}\n");' "$T/c$1")
+	kill "$MPID"
+	wait "$MPID" 2>/dev/null || true
+	MPID=
+	echo "processes=$1 failed=$bad corrupt_bytes: $(cat "$T"/h"$1".* | grep -o '"corrupt_bytes":[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')| $st"
+}
+run 1
+run "$N"
+run 1
