@@ -120,10 +120,11 @@ static void stats_json(struct sbuf *b)
 		  (unsigned long long)M.capacity, backend_kind() == BK_DRAM ? "dram" : "redis",
 		  (unsigned long long)tracked, meta, tracked ? (double)meta / (double)tracked : 0.0);
 	counters_json(b, &M.total);
-	char fast[512], clean[512];
+	char fast[512], clean[512], pf[256];
 	spin_stats_json(fast, sizeof fast);
 	wp_stats_json(clean, sizeof clean);
-	sb_printf(b, "},\"spin\":%s,\"clean_tracking\":%s,\"vms\":[", fast, clean);
+	vm_prefetch_stats_json(pf, sizeof pf);
+	sb_printf(b, "},\"spin\":%s,\"clean_tracking\":%s,\"prefetch\":%s,\"vms\":[", fast, clean, pf);
 	int first = 1;
 	for (struct vm *v = M.vms; v; v = v->next) {
 		if (v->dead)

@@ -158,6 +158,8 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0);
 void vm_place_fetched(struct vm *vm, uint32_t pg, const void *data, uint64_t t0);
 /* A prefetch GET's reply (data NULL: the key is missing or malformed). */
 void vm_prefetch_reply(uint64_t uid, uint32_t pg, uint32_t idx, uint32_t gen, const void *data);
+/* {"max_window","share_pct","limit","buffered","max_buffered"}: the prefetch pool (all VMs) */
+void vm_prefetch_stats_json(char *buf, size_t n);
 void evict_tick(void);
 /* Drops a VM whose agent left an EVICT unanswered past FLUIDMEM_EVICT_TIMEOUT_MS (default
  * 10000: a frozen process must not hold capacity forever); ms until the next check, -1 none. */

@@ -297,7 +297,7 @@ struct pfent {
 };
 static struct pfent pfe[PF_POOL];
 static unsigned char *pf_data;
-static uint32_t pf_used, pf_max_window = 32, pf_share = 12;
+static uint32_t pf_used, pf_used_max, pf_max_window = 32, pf_share = 12;
 static uint64_t pf_seq;
 static bool pf_inited;
 
@@ -367,6 +367,13 @@ static bool pf_reclaim(void)
 	return true;
 }
 
+void vm_prefetch_stats_json(char *buf, size_t n)
+{
+	pf_init();
+	snprintf(buf, n, "{\"max_window\":%u,\"share_pct\":%u,\"limit\":%u,\"buffered\":%u,\"max_buffered\":%u}",
+		 pf_enabled() ? pf_max_window : 0, pf_share, pf_enabled() ? pf_limit() : 0, pf_used, pf_used_max);
+}
+
 /* A fault read from the uffd (not a retry): feed the trend detector. */
 static void pf_note(struct vm *vm, uint32_t pg)
 {
@@ -414,6 +421,8 @@ static void pf_issue(struct vm *vm, uint32_t pg)
 		pfe[idx] = (struct pfent){.uid = vm->uid, .seq = ++pf_seq, .pg = (uint32_t)q, .gen = ++M.fetch_gen,
 					  .st = PFE_INFLIGHT};
 		pf_used++;
+		if (pf_used > pf_used_max)
+			pf_used_max = pf_used;
 		p->state = P_PREFETCH;
 		p->slot = idx;
 		GAUGE(vm, prefetch_buffered, 1);

@@ -44,6 +44,8 @@ interface FastCounters {
   clean_drops: number;
 }
 const fast = (s: MonitorStats): FastCounters => s.total as unknown as FastCounters;
+interface PrefetchPool { max_window: number; share_pct: number; limit: number; buffered: number; max_buffered: number }
+const pool = (s: MonitorStats): PrefetchPool => (s as unknown as { prefetch: PrefetchPool }).prefetch;
 
 /** Starts a monitor on the test's Redis; `cpu` pins it (taskset) to that CPU. */
 async function startMonitor(env: Record<string, string> = {}, cpu?: number): Promise<{ control: MonitorControl; sock: string }> {
@@ -161,9 +163,26 @@ describe('fluidmem-monitor fast paths with Redis (issue 11)', () => {
     // the read phase's evictions are of pages it only read: dropped without a write
     expect(t.clean_drops).toBeGreaterThan(pages / 2);
     expect(t.backend_writes + t.clean_drops).toBe(t.evictions); // no all-zero pages in memverify's pattern
+    // the prefetch buffers never held more than their share (12%) of the resident limit
+    expect(pool(s).limit).toBe(Math.floor((CAPACITY * 12) / 100));
+    expect(pool(s).max_buffered).toBeGreaterThan(0);
+    expect(pool(s).max_buffered).toBeLessThanOrEqual(pool(s).limit);
+    expect(pool(s).buffered).toBe(0); // the VM left: its buffers were freed
     const clean = (s as unknown as { clean_tracking: { vms_on: number; scans: number } }).clean_tracking;
     expect(clean.vms_on).toBe(1);
     expect(clean.scans).toBeGreaterThan(0);
+  });
+
+  it('FLUIDMEM_PREFETCH_SHARE=2 bounds the prefetch buffers to 2% of the resident limit, still zero mismatches', async () => {
+    const m = await startMonitor({ FLUIDMEM_PREFETCH_SHARE: '2' });
+    const r = await memverify(m.sock, 'share');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.mismatches).toBe(0);
+    const s = await totalsAfter(m.control);
+    expect(pool(s).limit).toBe(Math.floor((CAPACITY * 2) / 100));
+    expect(pool(s).max_buffered).toBeGreaterThan(0);
+    expect(pool(s).max_buffered).toBeLessThanOrEqual(pool(s).limit);
+    expect(fast(s).prefetch_hits).toBeGreaterThan(0);
   });
 
   it('with FLUIDMEM_PREFETCH=0 and FLUIDMEM_CLEAN_SKIP=0 nothing is prefetched and every eviction is written', async () => {
