@@ -420,6 +420,10 @@ static void pf_issue(struct vm *vm, uint32_t pg)
 			idx++;
 		pfe[idx] = (struct pfent){.uid = vm->uid, .seq = ++pf_seq, .pg = (uint32_t)q, .gen = ++M.fetch_gen,
 					  .st = PFE_INFLIGHT};
+		if (!redis_prefetch(vm, (uint32_t)q, idx, pfe[idx].gen)) {
+			pfe[idx].st = PFE_FREE; /* not supported by this backend (redis-cluster://) */
+			break;
+		}
 		pf_used++;
 		if (pf_used > pf_used_max)
 			pf_used_max = pf_used;
@@ -427,7 +431,6 @@ static void pf_issue(struct vm *vm, uint32_t pg)
 		p->slot = idx;
 		GAUGE(vm, prefetch_buffered, 1);
 		COUNT(vm, prefetch_issued, 1);
-		redis_prefetch(vm, (uint32_t)q, idx, pfe[idx].gen);
 		sent = true;
 	}
 	if (sent)
