@@ -400,11 +400,14 @@ static int state_memfd(void)
 	return fd;
 }
 
+static void drain_lost(void);
+
 /* The connection is gone (why). Without FM_BYE and with a durable backend: reconnect and
  * reattach within FLUIDMEM_RECONNECT_TIMEOUT, else exit 70. Faulting threads stay blocked
  * meanwhile (nobody reads the uffd); madvise discards wait for the new monitor. */
 static void reconnect(const char *why)
 {
+	drain_lost();
 	pthread_mutex_lock(&mu);
 	connected = false;
 	close(sock);
@@ -450,41 +453,63 @@ static void reconnect(const char *why)
 	}
 }
 
+/* One message from the monitor. Draining (the connection is already lost): an EVICT is
+ * not executed (its pages stay mapped), everything else is handled as usual. */
+static void handle_msg(unsigned char *buf, ssize_t n, bool draining)
+{
+	struct fm_hdr *h = (struct fm_hdr *)buf;
+	if ((size_t)n < sizeof *h)
+		die("short message from fluidmem-monitor");
+	if (h->type == FM_EVICT) {
+		if (h->count > FM_BATCH_MAX || (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent))
+			die("malformed EVICT message");
+		if (!draining && !agent_evict(h, (struct fm_evict_ent *)(h + 1)))
+			reconnect("sending EVICTED failed");
+	} else if (h->type == FM_DISCARDED) {
+		agent_discarded(h->seq);
+	} else if (h->type == FM_RELEASED) {
+		if (h->arg >= FM_AREAS)
+			die("RELEASED names staging area %" PRIu64, (uint64_t)h->arg);
+		pthread_mutex_lock(&mu);
+		areas[h->arg].n = 0; /* durable in Redis: never resend these copies */
+		pthread_mutex_unlock(&mu);
+	} else if (h->type == FM_BYE) {
+		size_t len = (size_t)n - sizeof *h;
+		die("lost connection to fluidmem-monitor: it detached this process for good (%.*s)",
+		    (int)(len < 200 ? len : 200), (char *)(h + 1));
+	} else {
+		die("unknown message type %u from fluidmem-monitor", h->type);
+	}
+}
+
+static _Alignas(8) unsigned char msgbuf[FM_MSG_MAX + 256];
+
+/* Before giving a lost connection up: what the monitor sent last (a FM_BYE above all). */
+static void drain_lost(void)
+{
+	static _Alignas(8) unsigned char b[FM_MSG_MAX + 256];
+	for (;;) {
+		ssize_t n = recv(sock, b, sizeof b, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		handle_msg(b, n, true);
+	}
+}
+
 static void *agent_main(void *arg)
 {
 	(void)arg;
-	static _Alignas(8) unsigned char buf[FM_MSG_MAX + 256];
 	for (;;) {
-		ssize_t n = recv(sock, buf, sizeof buf, 0);
+		ssize_t n = recv(sock, msgbuf, sizeof msgbuf, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			reconnect(n == 0 ? "it closed the connection" : strerror(errno));
 			continue;
 		}
-		struct fm_hdr *h = (struct fm_hdr *)buf;
-		if ((size_t)n < sizeof *h)
-			die("short message from fluidmem-monitor");
-		if (h->type == FM_EVICT) {
-			if (h->count > FM_BATCH_MAX ||
-			    (size_t)n != sizeof *h + h->count * sizeof(struct fm_evict_ent))
-				die("malformed EVICT message");
-			if (!agent_evict(h, (struct fm_evict_ent *)(h + 1)))
-				reconnect("sending EVICTED failed");
-		} else if (h->type == FM_DISCARDED) {
-			agent_discarded(h->seq);
-		} else if (h->type == FM_RELEASED) {
-			if (h->arg >= FM_AREAS)
-				die("RELEASED names staging area %" PRIu64, (uint64_t)h->arg);
-			pthread_mutex_lock(&mu);
-			areas[h->arg].n = 0; /* durable in Redis: never resend these copies */
-			pthread_mutex_unlock(&mu);
-		} else if (h->type == FM_BYE) {
-			size_t len = (size_t)n - sizeof *h;
-			die("fluidmem-monitor detached this process: %.*s", (int)(len < 200 ? len : 200), (char *)(h + 1));
-		} else {
-			die("unknown message type %u from fluidmem-monitor", h->type);
-		}
+		handle_msg(msgbuf, n, false);
 	}
 	return NULL;
 }

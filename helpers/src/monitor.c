@@ -32,6 +32,11 @@
 #include "monitor.h"
 #include "spin.h"
 
+static void bye_at_exit(void)
+{
+	vm_bye_all("the monitor exited (failing closed; see its log)");
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: fluidmem-monitor --socket PATH --control PATH "
@@ -140,6 +145,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	atexit(bye_at_exit); /* exit(1) on a fatal error detaches every VM for good */
 	logmsg("backend %s, capacity %lld pages", backend, cap);
 	printf("fluidmem-monitor: ready\n");
 	fflush(stdout);

@@ -145,6 +145,9 @@ void hello_expire(void);
 /* Attaches a verified region; on success the vm owns sock and h's descriptors. */
 struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen);
 void vm_destroy(struct vm *vm, const char *why);
+/* FM_BYE to every attached process (a deliberate exit, e.g. failing closed on Redis: they
+ * stop now instead of waiting to reattach; only a crash leaves them waiting). */
+void vm_bye_all(const char *why);
 /* Reattach: rebuilds a VM's page states from the agent's state memfd (resident pages from
  * its map, staged pages re-written to the store, every other page P_UNKNOWN), then wakes
  * the whole region so faults the previous monitor had read are raised again. */

@@ -1301,6 +1301,24 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 	return vm;
 }
 
+static void send_bye(struct vm *vm, const char *why)
+{
+	struct {
+		struct fm_hdr h;
+		char why[200];
+	} bye = {.h = {.type = FM_BYE}};
+	snprintf(bye.why, sizeof bye.why, "%s", why);
+	bye.h.count = (uint32_t)strlen(bye.why);
+	send(vm->sock, &bye, sizeof bye.h + bye.h.count, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void vm_bye_all(const char *why)
+{
+	for (struct vm *v = M.vms; v; v = v->next)
+		if (!v->dead)
+			send_bye(v, why);
+}
+
 void vm_destroy(struct vm *vm, const char *why)
 {
 	if (vm->dead)
@@ -1322,13 +1340,7 @@ void vm_destroy(struct vm *vm, const char *why)
 	M.total.evicting_pages -= vm->c.evicting_pages;
 	M.total.fetching_pages -= vm->c.fetching_pages;
 	/* detached for good: the agent must not reattach (it would find its pages deleted) */
-	struct {
-		struct fm_hdr h;
-		char why[200];
-	} bye = {.h = {.type = FM_BYE}};
-	snprintf(bye.why, sizeof bye.why, "%s", why);
-	bye.h.count = (uint32_t)strlen(bye.why);
-	send(vm->sock, &bye, sizeof bye.h + bye.h.count, MSG_DONTWAIT | MSG_NOSIGNAL);
+	send_bye(vm, why);
 	free(vm->discards);
 	vm->discards = NULL;
 	vm->ndiscards = 0;

@@ -124,7 +124,7 @@ describe('an agent that lies costs only its own VM', () => {
     const { m, log } = await monitor();
     const vm = honest(m, 'honest-2');
     const r = await hostile(m, 'bad-slot');
-    expect(r.answer).toBe('{"ok":true}');
+    expect(r.answer).toMatch(/^\{"ok":true[,}]/);
     expect(r.evicts).toBeGreaterThan(0);
     expect(r.dropped).toBe(true);
     await waitFor(() => /vm hostile-bad-slot detached: agent answered a page or slot the monitor did not assign/.test(readFileSync(log, 'utf8')),
@@ -137,7 +137,7 @@ describe('an agent that lies costs only its own VM', () => {
   it('reporting unpopulated staging slots (registered on the region uffd) as moved cannot block the monitor', async () => {
     const { m } = await monitor();
     const r = await hostile(m, 'unpopulated');
-    expect(r.answer).toBe('{"ok":true}');
+    expect(r.answer).toMatch(/^\{"ok":true[,}]/);
     expect(r.evicts).toBeGreaterThan(0);
     // An unfixed monitor reads that staging with process_vm_readv, faults on the uffd only
     // it serves, and sleeps in D state: the client's faults, stats and SIGTERM all hang.
