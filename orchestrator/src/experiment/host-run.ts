@@ -81,7 +81,11 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
     if (ws === undefined || resident === undefined) throw new Error(`arm ${arm.name}: a host-placed fluidmem arm needs a pmbench or memverify workload (its mapping is what the handler serves)`);
     const handler = await startHandler(ctx, config, arm.backend, resident * PAGES_PER_MIB, arm.store);
     const placement: Record<string, string> = { workload: where, monitor: where };
-    if (cpu !== undefined) await pin(handler.monitor.pid, cpu);
+    if (cpu !== undefined) {
+      await pin(handler.monitor.pid, cpu);
+      // a restarted monitor (memory-arm.ts startHandler) runs where the first one did
+      handler.monitor.onRestart = (r) => { if (r.newPid) void pin(r.newPid, cpu).catch(() => undefined); };
+    }
     const redisPid = ctx.lease.processes.find((p) => p.role === 'redis')?.pid;
     if (redisPid !== undefined) {
       if (cpu !== undefined) await pin(redisPid, cpu);
@@ -169,6 +173,7 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     // only this process) keep its counters.
     let ha: Counters | undefined;
     if (mem.handler) {
+      await mem.handler.monitor.settled(); // being restarted after a crash: wait for it
       await mem.handler.monitor.control.flush();
       ha = (await mem.handler.monitor.control.stats()).total;
     }
@@ -180,6 +185,12 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
       ...hostMetrics(mem, delta(vmstatAfter, vmstatBefore), ha),
     };
     if (redis) metrics['redis.keys'] = redis.keys;
+    const restarts = mem.handler?.monitor.restarts ?? [];
+    if (restarts.length) {
+      // the handler's counters are the restarted monitor's (since its restart)
+      metrics['handler.monitor_restarts'] = restarts.length;
+      record.monitorRestarts = [...restarts];
+    }
     if (cluster) {
       const clusterAfter = await clusterSnapshot(cluster);
       Object.assign(metrics, clusterMetrics(clusterBefore, clusterAfter));

@@ -128,8 +128,11 @@ export interface Handler {
 /** Starts the store (redis backend: the arm's `store:` cluster if it has one, else the
  * top-level redis:) and fluidmem-monitor with `capacityPages` resident pages, all owned by
  * `ctx`: the handler that guests' RAM or a host benchmark's working set is attached to.
- * A cluster store is refused before anything starts when the monitor lacks the backend. */
-export async function startHandler(ctx: RunContext, config: ExperimentConfig, backend: 'redis' | 'dram', capacityPages: number, armStore?: StoreConfig): Promise<Handler> {
+ * A cluster store is refused before anything starts when the monitor lacks the backend.
+ * A Redis-backed monitor that crashes is restarted on the same sockets and key nonce up to
+ * `restarts` times (default 1 per run); its guests reattach and lose nothing. DRAM: never
+ * (the pages die with the process; guests exit 70). */
+export async function startHandler(ctx: RunContext, config: ExperimentConfig, backend: 'redis' | 'dram', capacityPages: number, armStore?: StoreConfig, restarts = 1): Promise<Handler> {
   if (backend === 'redis' && armStore) await requireMonitorBackend(armStore.kind);
   const clustered = backend === 'redis' && armStore ? await startCluster(ctx, armStore) : undefined;
   const store = clustered ?? (backend === 'redis' ? await startStore(ctx, config) : undefined);
@@ -143,6 +146,7 @@ export async function startHandler(ctx: RunContext, config: ExperimentConfig, ba
     redisPassword: store?.password,
     logFile: join(ctx.runDir, 'monitor.log'),
     lease: ctx.lease,
+    restarts: backend === 'redis' ? restarts : 0,
   }));
   if (clustered) return { monitor, cluster: clustered.cluster, socketPath };
   return { monitor, store, socketPath };

@@ -89,6 +89,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
   const names = spec.vms.map((v) => v.name);
   const vmstatBefore = await Promise.all(vms.map((vm) => readVmstat(vm)));
   const handlerBefore = arm.monitor ? await arm.monitor.control.stats() : undefined;
+  const restartsBefore = arm.monitor?.restarts.length ?? 0;
   const clusterBefore = arm.cluster ? await clusterSnapshot(arm.cluster) : undefined;
   window?.start(); // the timeline's t = 0: the workload command starts
   const outcomes = await Promise.all(vms.map(async (vm, i) => {
@@ -105,15 +106,18 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
   const vmstatAfter = await Promise.all(vms.map((vm) => readVmstat(vm)));
   let handlerAfter: MonitorStats | undefined;
   if (arm.monitor) {
+    await arm.monitor.settled(); // a crashed monitor being restarted answers once it is back
     await arm.monitor.control.flush();
     handlerAfter = await arm.monitor.control.stats();
   }
+  // counters restart with the monitor: then the window is "since the restart" (after only)
+  const restarted = (arm.monitor?.restarts.length ?? 0) > restartsBefore;
   const redis = await redisFacts(arm);
   const clusterAfter = arm.cluster ? await clusterSnapshot(arm.cluster) : undefined;
   return vms.map((vm, i) => {
     const name = names[i]!;
     const vmstatDelta = delta(vmstatAfter[i]!, vmstatBefore[i]!);
-    const hb = handlerBefore && vmStatsOf(handlerBefore, name);
+    const hb = restarted ? undefined : handlerBefore && vmStatsOf(handlerBefore, name);
     const ha = handlerAfter && vmStatsOf(handlerAfter, name);
     const metrics: Record<string, number> = {
       ...outcomes[i]!.metrics,
@@ -140,10 +144,17 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
 async function monitorDeath(monitor: Monitor): Promise<string | undefined> {
   // A guest can fail a moment before the monitor's exit is seen: give it that moment.
   await waitFor(() => monitor.hasExited, { timeoutMs: 200, intervalMs: 20, what: 'the handler to exit' }).catch(() => undefined);
+  await monitor.settled();
+  const failedRestart = monitor.restarts.find((r) => !r.ok);
+  if (failedRestart) {
+    return `fluidmem-monitor (pid ${failedRestart.oldPid}) was ${failedRestart.exit} during the run and could not be restarted ` +
+      `(${failedRestart.error}): its guests stop rather than lose memory (see logs/monitor.log)`;
+  }
   if (!monitor.hasExited) return undefined;
   const exit = await monitor.exited;
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
-  return `fluidmem-monitor (pid ${monitor.pid}) ${how} during the run: its guests stop rather than lose memory (see logs/monitor.log)`;
+  const again = monitor.restarts.length ? ` after ${monitor.restarts.length} restart(s)` : '';
+  return `fluidmem-monitor (pid ${monitor.pid}) ${how} during the run${again}: its guests stop rather than lose memory (see logs/monitor.log)`;
 }
 
 export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord> {
@@ -183,6 +194,10 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     if (first.cluster) record.redis = { cluster: first.cluster };
     record.metrics = first.metrics;
     record.histograms = first.outcome.histograms;
+    if (arm.monitor?.restarts.length) {
+      record.monitorRestarts = [...arm.monitor.restarts];
+      for (const r of [record.metrics, ...record.vms.map((v) => v.metrics)]) r['handler.monitor_restarts'] = arm.monitor.restarts.length;
+    }
     const failed = results.find((r) => !r.outcome.ok);
     record.status = failed ? 'failed' : 'ok';
     if (failed) record.error = `${failed.name}: ${failed.outcome.error}`;

@@ -4,7 +4,16 @@
  * "fluidmem-monitor: ready" line, then connects the control client. `dispose()` closes
  * the control client and sends SIGTERM (the monitor detaches VMs, deletes its remote keys
  * and removes its sockets), then SIGKILL after a grace period.
+ *
+ * Restart without loss (issue 9): with `restarts: N` (Redis backends only), a monitor that
+ * exits on its own (crash, SIGKILL) is started again on the same sockets with the same key
+ * nonce (FLUIDMEM_KEY_NONCE, chosen here once), up to N times; the attach libraries of its
+ * running processes reattach to it (helpers/src/proto.h) and lose nothing. Each restart is
+ * recorded in `restarts`. The same Monitor object keeps serving: `control`, `pid` and
+ * `exited` name the current process. The dram backend cannot survive its process, so it
+ * is never restarted (its processes exit 70, as they always did).
  */
+import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedChild } from '../process/child.js';
@@ -31,6 +40,12 @@ export interface MonitorOptions {
   /** An EVICT the agent leaves unanswered this long drops its VM (monitor default 10 s). */
   evictTimeoutMs?: number;
   logFile: string;
+  /** Redis key nonce (1..16 of [0-9a-z]); default: a random one, kept across restarts. */
+  keyNonce?: string;
+  /** Restarts after the monitor exits on its own (default 0; ignored for dram). */
+  restarts?: number;
+  /** Told about each restart once it succeeded or failed. */
+  onRestart?: (r: MonitorRestart) => void;
   /** Records the monitor's pid in the run's lease (see process/lease.ts). */
   lease?: Lease;
   startTimeoutMs?: number;
@@ -39,6 +54,20 @@ export interface MonitorOptions {
 
 export class MonitorStartError extends Error {
   override name = 'MonitorStartError';
+}
+
+/** One automatic restart of a crashed monitor. */
+export interface MonitorRestart {
+  /** when the crash was seen (ISO 8601) */
+  at: string;
+  /** how the previous process ended, e.g. 'killed by SIGKILL' */
+  exit: string;
+  oldPid: number;
+  newPid?: number;
+  ok: boolean;
+  error?: string;
+  /** ms from the crash being seen to the new monitor answering its control socket */
+  ms: number;
 }
 
 /**
@@ -60,9 +89,68 @@ export function attachEnv(opts: {
 
 export class Monitor extends ChildOwner {
   private disposing: Promise<void> | undefined;
+  private restarting: Promise<void> | undefined;
+  /** Automatic restarts so far (see `restarts` in MonitorOptions). */
+  readonly restarts: MonitorRestart[] = [];
+  /** Told about each restart (initially MonitorOptions.onRestart), e.g. to pin the new pid. */
+  onRestart: ((r: MonitorRestart) => void) | undefined;
 
-  private constructor(protected readonly child: ManagedChild, readonly control: MonitorControl, private readonly opts: MonitorOptions) {
+  private constructor(protected child: ManagedChild, private controlClient: MonitorControl, private readonly opts: MonitorOptions & { keyNonce: string }) {
     super();
+    this.onRestart = opts.onRestart;
+    this.supervise();
+  }
+
+  /** The control client of the current monitor process. */
+  get control(): MonitorControl {
+    return this.controlClient;
+  }
+
+  /** The Redis key nonce (the same across restarts). */
+  get keyNonce(): string {
+    return this.opts.keyNonce;
+  }
+
+  /** Resolves once no restart is in progress (immediately if none is). */
+  async settled(): Promise<void> {
+    while (this.restarting) await this.restarting;
+  }
+
+  private supervise(): void {
+    const child = this.child;
+    void child.exited.then((e) => {
+      if (this.disposing || child !== this.child) return;
+      const allowed = this.opts.backend === 'dram' ? 0 : this.opts.restarts ?? 0;
+      if (this.restarts.length >= allowed) return;
+      const exit = e.signal ? `killed by ${e.signal}` : `exited with status ${e.code}`;
+      this.restarting = this.restartAfter(exit, child).finally(() => { this.restarting = undefined; });
+    });
+  }
+
+  private async restartAfter(exit: string, old: ManagedChild): Promise<void> {
+    const t0 = Date.now();
+    const r: MonitorRestart = { at: new Date(t0).toISOString(), exit, oldPid: old.pid, ok: false, ms: 0 };
+    this.controlClient.close();
+    try {
+      const { child, control } = await spawnMonitor(this.opts);
+      if (this.disposing) {
+        control.close();
+        await child.dispose(0);
+        return;
+      }
+      this.child = child;
+      this.controlClient = control;
+      r.newPid = child.pid;
+      r.ok = true;
+      this.supervise();
+    } catch (err) {
+      r.error = (err as Error).message;
+    } finally {
+      r.ms = Date.now() - t0;
+      this.restarts.push(r);
+      await old.dispose(0).catch(() => undefined);
+      this.onRestart?.(r);
+    }
   }
 
   /** Where attach libraries connect (FLUIDMEM_SOCKET). */
@@ -77,10 +165,36 @@ export class Monitor extends ChildOwner {
 
   /** Starts the monitor; resolves once it is ready and its control socket connected.
    * On failure nothing is left running and the error carries the log tail. */
-  static async start(opts: MonitorOptions): Promise<Monitor> {
-    if (!Number.isInteger(opts.capacityPages) || opts.capacityPages < 1) {
-      throw new MonitorStartError(`capacityPages must be a positive integer, got ${opts.capacityPages}`);
+  static async start(options: MonitorOptions): Promise<Monitor> {
+    if (!Number.isInteger(options.capacityPages) || options.capacityPages < 1) {
+      throw new MonitorStartError(`capacityPages must be a positive integer, got ${options.capacityPages}`);
     }
+    if (options.keyNonce !== undefined && !/^[0-9a-z]{1,16}$/.test(options.keyNonce)) {
+      throw new MonitorStartError(`keyNonce must be 1..16 characters [0-9a-z], got '${options.keyNonce}'`);
+    }
+    const opts = { ...options, keyNonce: options.keyNonce ?? randomBytes(8).toString('hex') };
+    const { child, control } = await spawnMonitor(opts);
+    return new Monitor(child, control, opts);
+  }
+
+  /** Idempotent: closes the control client, then SIGTERM, SIGKILL after the grace
+   * (`stopTimeoutMs`, default 10 s); resolves once the monitor is gone. A restart in
+   * progress is abandoned (its process, if it started, is stopped too). */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      this.controlClient.close();
+      await this.restarting?.catch(() => undefined);
+      this.controlClient.close();
+      await this.child.dispose();
+    })();
+    return this.disposing;
+  }
+}
+
+/** Runs one monitor process and connects its control client; on failure nothing is left
+ * running and the error carries the log tail. */
+async function spawnMonitor(opts: MonitorOptions & { keyNonce: string }): Promise<{ child: ManagedChild; control: MonitorControl }> {
+  {
     const binary = opts.binary ?? MONITOR_BINARY;
     const args = ['--socket', opts.socketPath, '--control', opts.controlPath, '--backend', opts.backend,
       '--capacity', String(opts.capacityPages)];
@@ -98,6 +212,8 @@ export class Monitor extends ChildOwner {
           FLUIDMEM_REDIS_PASSWORD: opts.redisPassword,
           FLUIDMEM_REDIS_TIMEOUT_MS: opts.redisTimeoutMs === undefined ? undefined : String(opts.redisTimeoutMs),
           FLUIDMEM_EVICT_TIMEOUT_MS: opts.evictTimeoutMs === undefined ? undefined : String(opts.evictTimeoutMs),
+          // the same keys across restarts: a restarted monitor finds the pages of its VMs
+          FLUIDMEM_KEY_NONCE: opts.keyNonce,
         },
         graceMs: opts.stopTimeoutMs ?? 10_000,
       });
@@ -106,21 +222,11 @@ export class Monitor extends ChildOwner {
     }
     try {
       await readyLine(child, opts);
-      return new Monitor(child, await MonitorControl.connect(opts.controlPath, { timeoutMs: 5_000 }), opts);
+      return { child, control: await MonitorControl.connect(opts.controlPath, { timeoutMs: 5_000 }) };
     } catch (err) {
       await child.dispose(0);
       throw err;
     }
-  }
-
-  /** Idempotent: closes the control client, then SIGTERM, SIGKILL after the grace
-   * (`stopTimeoutMs`, default 10 s); resolves once the monitor is gone. */
-  dispose(): Promise<void> {
-    this.disposing ??= (async () => {
-      this.control.close();
-      await this.child.dispose();
-    })();
-    return this.disposing;
   }
 }
 

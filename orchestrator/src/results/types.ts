@@ -48,6 +48,9 @@ export interface RunRecord {
   /** The arm's Redis Cluster (store: redis-cluster): each master before and after the
    * workload (experiment/cluster-metrics.ts; flat as redis.master.I.* in `metrics`). */
   redis?: { cluster: { before?: ClusterMasterStats[]; after: ClusterMasterStats[] } };
+  /** fluidmem arms: the crashed monitor restarted during the run (handler/monitor.ts
+   * MonitorRestart; count also in metrics as handler.monitor_restarts). */
+  monitorRestarts?: { at: string; exit: string; oldPid: number; newPid?: number; ok: boolean; error?: string; ms: number }[];
 }
 
 /** One master of a Redis Cluster, as kvstore/cluster-store.ts reads it. */
