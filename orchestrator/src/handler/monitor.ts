@@ -6,7 +6,7 @@
  * and removes its sockets), then SIGKILL after a grace period.
  *
  * Restart without loss (issue 9): with `restarts: N` (Redis backends only), a monitor that
- * exits on its own (crash, SIGKILL) is started again on the same sockets with the same key
+ * crashes (ends by a signal: SIGKILL, SIGSEGV, ...) is started again on the same sockets with the same key
  * nonce (FLUIDMEM_KEY_NONCE, chosen here once), up to N times; the attach libraries of its
  * running processes reattach to it (helpers/src/proto.h) and lose nothing. Each restart is
  * recorded in `restarts`. The same Monitor object keeps serving: `control`, `pid` and
@@ -60,7 +60,7 @@ export class MonitorStartError extends Error {
 export interface MonitorRestart {
   /** when the crash was seen (ISO 8601) */
   at: string;
-  /** how the previous process ended, e.g. 'killed by SIGKILL' */
+  /** how the previous process ended: 'killed by SIGKILL' (only crashes are restarted) */
   exit: string;
   oldPid: number;
   newPid?: number;
@@ -121,7 +121,9 @@ export class Monitor extends ChildOwner {
     void child.exited.then((e) => {
       if (this.disposing || child !== this.child) return;
       const allowed = this.opts.backend === 'dram' ? 0 : this.opts.restarts ?? 0;
-      if (this.restarts.length >= allowed) return;
+      // an exit with a status is deliberate (e.g. failing closed on Redis): it sent its VMs
+      // FM_BYE and they stopped, so only a crash (a signal) is worth a restart
+      if (this.restarts.length >= allowed || !e.signal) return;
       const exit = e.signal ? `killed by ${e.signal}` : `exited with status ${e.code}`;
       this.restarting = this.restartAfter(exit, child).finally(() => { this.restarting = undefined; });
     });
