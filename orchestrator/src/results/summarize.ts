@@ -28,8 +28,9 @@ export function summarizeVariants(records: RunRecord[]): VariantSummary[] {
   });
 }
 
-/** The columns of the printed table: [metric, header, scale, digits]. */
-const TABLE_COLUMNS: [string, string, number, number][] = [
+/** The columns of the printed table: [metric (or alternatives, the first present), header,
+ * scale, digits]. Swap-ins are the guest's for guest runs, the host's for host runs. */
+const TABLE_COLUMNS: [string | string[], string, number, number][] = [
   ['latency.ns.average', 'avg lat us', 1e-3, 2],
   ['latency.ns.p50', 'p50 us', 1e-3, 2],
   ['latency.ns.p99', 'p99 us', 1e-3, 1],
@@ -37,7 +38,7 @@ const TABLE_COLUMNS: [string, string, number, number][] = [
   ['handler.faults', 'faults', 1, 0],
   ['handler.evictions', 'evictions', 1, 0],
   ['handler.remote_fetches', 'fetches', 1, 0],
-  ['guest.vmstat.pswpin', 'swap-ins', 1, 0],
+  [['guest.vmstat.pswpin', 'host.vmstat.pswpin'], 'swap-ins', 1, 0],
   ['memverify.mismatches', 'mismatches', 1, 0],
   ['command.exit_code', 'exit', 1, 0],
 ];
@@ -50,9 +51,10 @@ function cell(s: MetricStats | undefined, scale: number, digits: number): string
 
 /** A plain-text table: one row per variant, mean ±stdev over repetitions. */
 export function formatTable(variants: VariantSummary[]): string {
-  const cols = TABLE_COLUMNS.filter(([m]) => variants.some((v) => v.metrics[m]));
+  const pick = (v: VariantSummary, m: string | string[]) => (Array.isArray(m) ? m : [m]).map((k) => v.metrics[k]).find((x) => x);
+  const cols = TABLE_COLUMNS.filter(([m]) => variants.some((v) => pick(v, m)));
   const header = ['variant', 'runs', ...cols.map(([, h]) => h)];
-  const rows = variants.map((v) => [v.variant, `${v.runs - v.failed}/${v.runs}`, ...cols.map(([m, , scale, digits]) => cell(v.metrics[m], scale, digits))]);
+  const rows = variants.map((v) => [v.variant, `${v.runs - v.failed}/${v.runs}`, ...cols.map(([m, , scale, digits]) => cell(pick(v, m), scale, digits))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
