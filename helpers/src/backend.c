@@ -411,7 +411,7 @@ void redis_set(struct vm *vm, uint32_t pg, uint32_t buf)
 bool redis_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen)
 {
 	if (cluster)
-		return false; /* not (yet) for the cluster backend */
+		return rcl_prefetch(vm, pg, idx, gen);
 	push_op(&rc_fetch, (struct rop){.type = OP_PGET, .pg = pg, .buf = idx, .uid = vm->uid, .t0 = gen,
 					.key = key_dup(vm->id, pg)});
 	return true;
@@ -419,6 +419,8 @@ bool redis_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen)
 
 void redis_fetch_kick(void)
 {
+	if (cluster)
+		return cl_kick();
 	kick(&rc_fetch);
 }
 

@@ -455,7 +455,7 @@ static void push_op(struct cconn *c, struct cl_op op)
 		c->since = now_ns();
 	if (c->st == C_DOWN && c->until <= now_ns())
 		conn_open(c);
-	if (op.type == CL_GET && c->st != C_UP && !op.stalled) {
+	if (op.type == CL_GET && c->st != C_UP && !op.stalled && !op.background) {
 		op.stalled = 1;
 		st.stalled_faults++;
 	}
@@ -556,7 +556,7 @@ static void disconnect(struct cconn *c, const char *why)
 	c->until = c->since + RECONNECT_MS * 1000000ull;
 	want_refresh = true;
 	for (size_t i = 0; i < c->ocount; i++)
-		if (op_at(c, i)->type == CL_GET && !op_at(c, i)->stalled)
+		if (op_at(c, i)->type == CL_GET && !op_at(c, i)->stalled && !op_at(c, i)->background)
 			op_at(c, i)->stalled = 1, st.stalled_faults++;
 }
 
@@ -762,7 +762,7 @@ static void on_reply(struct cconn *c, redisReply *r)
 			if (down || err_is(r, "READONLY"))
 				want_refresh = true;
 			for (size_t i = 0; i < c->ocount; i++)
-				if (op_at(c, i)->type == CL_GET && !op_at(c, i)->stalled)
+				if (op_at(c, i)->type == CL_GET && !op_at(c, i)->stalled && !op_at(c, i)->background)
 					op_at(c, i)->stalled = 1, st.stalled_faults++;
 			static uint64_t last_log;
 			if (!c->refused_since)
@@ -896,6 +896,13 @@ void cl_get(char *key, uint64_t id, uint32_t index, uint32_t aux, uint64_t t0)
 	push_op(c, (struct cl_op){.type = CL_GET, .slot = (uint16_t)slot, .key = key, .id = id, .index = index,
 				  .aux = aux, .t0 = t0});
 	kick(c);
+}
+
+void cl_get_background(char *key, uint64_t id, uint32_t index, uint32_t aux, uint64_t t0)
+{
+	unsigned slot = key_slot(key, strlen(key));
+	push_op(&route(slot)->fetch, (struct cl_op){.type = CL_GET, .background = 1, .slot = (uint16_t)slot, .key = key,
+						    .id = id, .index = index, .aux = aux, .t0 = t0});
 }
 
 void cl_del(char *key, uint64_t wseq)

@@ -37,6 +37,7 @@ enum { CL_SET = 1, CL_GET, CL_DEL, CL_WAIT, CL_ASKING };
 struct cl_op {
 	uint8_t type;
 	uint8_t stalled;    /* already counted as a stalled fault */
+	uint8_t background; /* a GET no fault waits for (a prefetch): never a stalled fault */
 	uint16_t slot;
 	uint16_t redirects;
 	uint32_t nkeys;     /* CL_DEL: keys of one slot */
@@ -70,6 +71,8 @@ int cl_init(const char *nodes, const char *password, uint64_t deadline_ns, const
  * caller's sequence number wseq in .t0 (a DEL batch: its first, one per key). */
 void cl_set(char *key, uint64_t id, uint32_t index, uint32_t aux, uint64_t wseq);
 void cl_get(char *key, uint64_t id, uint32_t index, uint32_t aux, uint64_t t0);
+/* a GET no fault waits for (prefetch): like cl_get, written out by the next cl_kick() */
+void cl_get_background(char *key, uint64_t id, uint32_t index, uint32_t aux, uint64_t t0);
 void cl_del(char *key, uint64_t wseq); /* batched per slot until cl_kick() */
 void cl_event(void *conn, uint32_t events);
 void cl_kick(void);     /* write out every pipeline (and its WAIT) */

@@ -93,6 +93,11 @@ static void done(const struct cl_op *op, const redisReply *r)
 	}
 	if (op->type != CL_GET)
 		return;
+	if (op->background) { /* a prefetch: vm.c checks it is still wanted */
+		bool ok = r->type == REDIS_REPLY_STRING && r->len == FM_PAGE_SIZE;
+		vm_prefetch_reply(op->id, op->index, op->aux, (uint32_t)op->t0, ok ? r->str : NULL);
+		return;
+	}
 	struct vm *vm = vm_by_uid(op->id);
 	/* only the current fetch counts (see backend.c) */
 	if (!vm || vm->pages[op->index].state != P_FETCHING || vm->pages[op->index].slot != op->aux)
@@ -118,6 +123,12 @@ void rcl_get(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	/* aux carries the page's fetch generation */
 	cl_get(key_dup(vm->id, pg), vm->uid, pg, vm->pages[pg].slot, t0);
+}
+
+bool rcl_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen)
+{
+	cl_get_background(key_dup(vm->id, pg), vm->uid, pg, idx, gen);
+	return true;
 }
 
 void rcl_del(struct vm *vm, uint32_t pg)

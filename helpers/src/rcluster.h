@@ -19,6 +19,8 @@ int rcl_init(const char *nodes, const char *nonce, uint64_t deadline_ns, char *e
 void rcl_set(struct vm *vm, uint32_t pg, uint32_t buf);
 void rcl_get(struct vm *vm, uint32_t pg, uint64_t t0);
 void rcl_del(struct vm *vm, uint32_t pg);
+/* a prefetch GET (issue 11): the reply goes to vm_prefetch_reply(); sent by the next kick */
+bool rcl_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen);
 /* "{PREFIX VMID:NONCE:CHUNK}:PAGE" into out (ARCHITECTURE.md, contract of redis-cluster://);
  * -1 if it does not fit */
 int rcl_key(char *out, size_t n, const char *prefix, const char *vmid, const char *nonce, uint32_t pg);

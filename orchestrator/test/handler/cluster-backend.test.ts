@@ -63,7 +63,7 @@ async function setup(name: string, opts: { redisTimeoutMs?: number } = {}): Prom
   const m = await Monitor.start({
     binary: TEST_MONITOR, socketPath: join(dir, 'm.sock'), controlPath: join(dir, 'm.ctl'),
     backend: cluster.url, redisPassword: cluster.password, capacityPages: CAPACITY, keyPrefix: prefix,
-    logFile: log, redisTimeoutMs: opts.redisTimeoutMs,
+    logFile: log, redisTimeoutMs: opts.redisTimeoutMs, keyNonce: NONCE, // a deterministic spread
   });
   cleanups.push(() => m.dispose().catch(() => undefined));
   const proc = execa(TEST_HARNESS, ['--region-pages', String(REGION_PAGES), '--pages', String(REGION_PAGES),
@@ -131,7 +131,6 @@ async function migrateSlot(slot: number, from: string, to: string): Promise<numb
 beforeAll(async () => {
   await buildTestHelpers();
   root = mkdtempSync(join(tmpdir(), 'fluidlab-cluster-backend-'));
-  process.env.FLUIDMEM_KEY_NONCE = NONCE; // the monitors' key nonce: a deterministic spread
   cluster = await EmbeddedRedisCluster.start({ runDir: root, masters: 3, replicas: 1 });
 }, 120_000);
 
@@ -140,7 +139,6 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  delete process.env.FLUIDMEM_KEY_NONCE;
   await cluster?.dispose();
   if (root) rmSync(root, { recursive: true, force: true });
 });
@@ -194,7 +192,7 @@ describe('redis-cluster:// on a 3+3 cluster, harness at 8x overcommit', () => {
     await waitFor(async () => (await cluster.store.countKeys(`{${run.prefix}`)) === 0, { timeoutMs: 30_000, what: 'keys removed' });
   }, 300_000);
 
-  it('memverify-host (attach library, FLUIDMEM_CAPTURE=anon) at 8x overcommit: zero mismatches', async () => {
+  it('memverify-host (attach library, FLUIDMEM_CAPTURE=anon) at 8x overcommit: zero mismatches, prefetches hit', async () => {
     const dir = join(root, 'memverify');
     mkdirSync(dir);
     const log = join(dir, 'monitor.log');
@@ -213,6 +211,9 @@ describe('redis-cluster:// on a 3+3 cluster, harness at 8x overcommit', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ mib, passes: 3, mismatches: 0, first_mismatch: null });
     const s = await m.control.stats();
     expect(s.total.remote_fetches).toBeGreaterThan(REGION_PAGES); // it did page through the cluster
+    // its sequential passes are prefetched (issue 11) through the cluster too
+    const t = s.total as unknown as { prefetch_issued: number; prefetch_hits: number };
+    expect(t.prefetch_hits, JSON.stringify(t)).toBeGreaterThan(0);
   }, 600_000);
 
   it('a slot of the VM resharded mid-run: ASK while it moves, MOVED after, zero mismatches', async () => {
