@@ -120,8 +120,8 @@ describe('experiments end to end', () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it('a handler that crashes mid-run fails the run with a clear error and leaves nothing', async () => {
-    const cfg = tinyVariant(REDIS_ARM, (src) => src.replace('duration: 1', 'duration: 30'));
+  it('a DRAM handler that crashes mid-run (its pages die with it: no restart) fails the run with a clear error and leaves nothing', async () => {
+    const cfg = tinyVariant('  - { name: fluidmem-dram, kind: fluidmem, backend: dram, resident: 64M }\n', (src) => src.replace('duration: 1', 'duration: 30'));
     let killed = false;
     const { records } = await runExperiment(loadConfig(cfg), {
       resultsRoot,
