@@ -792,6 +792,9 @@ static void on_reply(struct cconn *c, redisReply *r)
 			oom = false;
 			logmsg("redis-cluster %s: writes accepted again; evictions resume", c->node->addr);
 		}
+		if (!op->acked && cb.acked)
+			cb.acked(op);
+		op->acked = 1;
 		if (durable && c->node->replicas > 0) { /* no replica left: nothing to wait for */
 			if (c->nunw == c->capunw) {
 				c->capunw = c->capunw ? c->capunw * 2 : 256;

@@ -38,6 +38,7 @@ struct cl_op {
 	uint8_t type;
 	uint8_t stalled;    /* already counted as a stalled fault */
 	uint8_t background; /* a GET no fault waits for (a prefetch): never a stalled fault */
+	uint8_t acked;      /* a SET its master acknowledged once (cb.acked called) */
 	uint16_t slot;
 	uint16_t redirects;
 	uint32_t nkeys;     /* CL_DEL: keys of one slot */
@@ -55,6 +56,8 @@ struct cl_callbacks {
 	/* once per SET (acknowledged, and replicated when the cluster has replicas), GET (r is
 	 * the reply: a string or nil) and DEL; r is NULL for a SET */
 	void (*done)(const struct cl_op *op, const redisReply *r);
+	/* once per SET, when a master first acknowledged it (before any WAIT); may be NULL */
+	void (*acked)(const struct cl_op *op);
 };
 
 struct cl_stats {

@@ -78,10 +78,17 @@ static const void *value(const struct cl_op *op, size_t *len)
 	return wb_page(op->aux);
 }
 
+/* A SET its master acknowledged: it counts for write marks (the monitor may reuse the staging
+ * area; a master lost before the WAIT still has the page re-sent from its write-behind
+ * buffer, which is released only by done()). */
+static void acked(const struct cl_op *op)
+{
+	wseq_done(op->t0);
+}
+
 static void done(const struct cl_op *op, const redisReply *r)
 {
 	if (op->type == CL_SET) {
-		wseq_done(op->t0);
 		wb_release(op->aux);
 		redis_set_done(op->id, op->index, op->aux);
 		return;
@@ -149,6 +156,6 @@ int rcl_init(const char *nodes, const char *nonce_, uint64_t deadline_ns, char *
 			 "are hash-tagged)");
 		return -1;
 	}
-	static const struct cl_callbacks cbs = {.value = value, .done = done};
+	static const struct cl_callbacks cbs = {.value = value, .done = done, .acked = acked};
 	return cl_init(nodes, getenv("FLUIDMEM_REDIS_PASSWORD"), deadline_ns, &cbs, err, errlen);
 }

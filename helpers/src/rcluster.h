@@ -24,8 +24,9 @@ bool rcl_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen);
 /* "{PREFIX VMID:NONCE:CHUNK}:PAGE" into out (ARCHITECTURE.md, contract of redis-cluster://);
  * -1 if it does not fit */
 int rcl_key(char *out, size_t n, const char *prefix, const char *vmid, const char *nonce, uint32_t pg);
-/* every write queued so far: a mark; rcl_written(mark) once all of them completed (a SET:
- * acknowledged by its master and, with replicas, by a replica) */
+/* every write queued so far: a mark; rcl_written(mark) once a master acknowledged each of
+ * them (the staging areas, redis_durable()); the write-behind buffer of a SET is released
+ * later, after its WAIT, so a master lost meanwhile gets it again from there */
 uint64_t rcl_write_mark(void);
 bool rcl_written(uint64_t mark);
 /* ,"cluster":{...} for the stats JSON */
