@@ -35,6 +35,7 @@
 #include "monitor.h"
 #include "spin.h"
 #include "rcluster.h"
+#include "resp_conn.h"
 
 #define PS FM_PAGE_SIZE
 #define WB_PAGES 2048u
@@ -160,22 +161,22 @@ enum { RC_UP, RC_HOLD, RC_DOWN };
 
 struct rconn {
 	const char *name;
-	int fd;
-	redisReader *rd;
-	char *out;
-	size_t olen, ooff, ocap;
+	struct resp_conn conn;       /* socket, reader, output buffer (resp_conn.h) */
 	struct rop *ops;
 	size_t ohead, ocount, opcap; /* ring */
-	size_t nsent;                /* ops from the head whose commands are in `out` (or written) */
-	size_t skip;                 /* replies still due to an abandoned pipeline: ignored */
 	int st;
 	uint64_t until;              /* RC_HOLD: resend time; RC_DOWN: next reconnect attempt */
 	uint64_t since;              /* last reply (or start of waiting); RC_DOWN: when it went down */
 	struct epref ep;
-	bool want_out;
 };
 
-static struct rconn rc_wb = {.name = "write-behind", .fd = -1}, rc_fetch = {.name = "fetch", .fd = -1};
+static void conn_reply(struct resp_conn *rc, redisReply *r);
+static void conn_lost(struct resp_conn *rc, const char *why);
+static void conn_broken(struct resp_conn *rc, const char *why);
+static void conn_writable(struct resp_conn *rc);
+static const struct resp_conn_hooks hooks = {conn_reply, conn_lost, conn_broken, conn_writable};
+static struct rconn rc_wb = {.name = "write-behind", .conn = {.name = "write-behind", .hooks = &hooks, .data = &rc_wb, .fd = -1, .heard = &rc_wb.since}},
+		    rc_fetch = {.name = "fetch", .conn = {.name = "fetch", .hooks = &hooks, .data = &rc_fetch, .fd = -1, .heard = &rc_fetch.since}};
 static char **delkeys;
 static size_t ndel;
 static const char *spec_saved;
@@ -202,14 +203,8 @@ static struct rop *op_at(struct rconn *c, size_t i)
 static void push_op(struct rconn *c, struct rop op)
 {
 	if (c->ocount == c->opcap) {
-		size_t ncap = c->opcap ? c->opcap * 2 : 1024;
-		struct rop *n = xrealloc(NULL, ncap * sizeof *n);
-		for (size_t i = 0; i < c->ocount; i++)
-			n[i] = *op_at(c, i);
-		free(c->ops);
-		c->ops = n;
+		c->ops = resp_ring_grow(c->ops, sizeof *c->ops, c->ohead, c->ocount, &c->opcap, 1024);
 		c->ohead = 0;
-		c->opcap = ncap;
 	}
 	if (!c->ocount)
 		c->since = now_ns(); /* idle until now: the deadline counts from here */
@@ -233,24 +228,7 @@ static void pop_op(struct rconn *c)
 	free_op(op_at(c, 0));
 	c->ohead = (c->ohead + 1) % c->opcap;
 	c->ocount--;
-	c->nsent--;
-}
-
-static void out_append(struct rconn *c, const char *cmd, size_t n)
-{
-	if (c->olen + n > c->ocap) {
-		if (c->ooff) {
-			memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
-			c->olen -= c->ooff;
-			c->ooff = 0;
-		}
-		if (c->olen + n > c->ocap) {
-			c->ocap = (c->olen + n) * 2;
-			c->out = xrealloc(c->out, c->ocap);
-		}
-	}
-	memcpy(c->out + c->olen, cmd, n);
-	c->olen += n;
+	c->conn.nsent--;
 }
 
 /* Formats one request into the output buffer. */
@@ -273,14 +251,14 @@ static void format_op(struct rconn *c, const struct rop *op)
 		size_t klen = strlen(op->key);
 		char hdr[FM_KEY_MAX + 48];
 		int hl = snprintf(hdr, sizeof hdr, set ? "*3\r\n$3\r\nSET\r\n$%zu\r\n" : "*2\r\n$3\r\nGET\r\n$%zu\r\n", klen);
-		out_append(c, hdr, (size_t)hl);
-		out_append(c, op->key, klen);
+		resp_conn_append(&c->conn, hdr, (size_t)hl);
+		resp_conn_append(&c->conn, op->key, klen);
 		if (set) {
 			hl = snprintf(hdr, sizeof hdr, "\r\n$%u\r\n", PS);
-			out_append(c, hdr, (size_t)hl);
-			out_append(c, wb_page(op->buf), PS);
+			resp_conn_append(&c->conn, hdr, (size_t)hl);
+			resp_conn_append(&c->conn, wb_page(op->buf), PS);
 		}
-		out_append(c, "\r\n", 2);
+		resp_conn_append(&c->conn, "\r\n", 2);
 		return;
 	} else {
 		argv[0] = "UNLINK", lens[0] = 6;
@@ -288,12 +266,8 @@ static void format_op(struct rconn *c, const struct rop *op)
 			argv[i + 1] = op->keys[i], lens[i + 1] = strlen(op->keys[i]);
 		argc = (int)op->nkeys + 1;
 	}
-	char *cmd;
-	int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (n < 0)
+	if (resp_conn_append_argv(&c->conn, argc, argv, lens) < 0)
 		fatal("format", "out of memory");
-	out_append(c, cmd, (size_t)n);
-	redisFreeCommand(cmd);
 }
 
 /* Formats every queued op not yet in the output buffer (only while the connection is up). */
@@ -301,17 +275,8 @@ static void format_pending(struct rconn *c)
 {
 	if (c->st != RC_UP)
 		return;
-	for (; c->nsent < c->ocount; c->nsent++)
-		format_op(c, op_at(c, c->nsent));
-}
-
-static void set_want_out(struct rconn *c, bool want)
-{
-	if (c->want_out == want || c->fd < 0)
-		return;
-	c->want_out = want;
-	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = &c->ep};
-	epoll_ctl(M.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	for (; c->conn.nsent < c->ocount; c->conn.nsent++)
+		format_op(c, op_at(c, c->conn.nsent));
 }
 
 static void disconnect(struct rconn *c, const char *why)
@@ -319,15 +284,7 @@ static void disconnect(struct rconn *c, const char *why)
 	if (c->st == RC_DOWN)
 		return;
 	logmsg("redis %s: %s; reconnecting and resending %zu requests in order", c->name, why, c->ocount);
-	epoll_ctl(M.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	c->want_out = false;
-	if (c->rd)
-		redisReaderFree(c->rd);
-	c->rd = NULL;
-	c->olen = c->ooff = 0;
-	c->nsent = c->skip = 0;
+	resp_conn_close(&c->conn);
 	c->st = RC_DOWN;
 	c->since = now_ns();
 	c->until = c->since; /* first attempt at once */
@@ -338,21 +295,7 @@ static void kick(struct rconn *c)
 	if (c->st == RC_DOWN)
 		return;
 	format_pending(c); /* RC_HOLD: only what is already formatted goes out (replies skipped) */
-	while (c->ooff < c->olen) {
-		ssize_t n = write(c->fd, c->out + c->ooff, c->olen - c->ooff);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			disconnect(c, strerror(errno));
-			return;
-		}
-		c->ooff += (size_t)n;
-	}
-	if (c->ooff == c->olen)
-		c->ooff = c->olen = 0;
-	set_want_out(c, c->olen > 0);
+	resp_conn_flush(&c->conn);
 }
 
 /* "{prefix}{vmid}:{nonce}:{page}" into out; fatal if it does not fit (never truncated). */
@@ -462,35 +405,22 @@ bool redis_backpressure(void)
 /* Stop reading this pipeline's replies and resend the FIFO from its head after delay_ms. */
 static void hold(struct rconn *c, uint64_t delay_ms)
 {
-	c->skip = c->nsent - 1; /* the refused request's reply is the one being handled */
-	c->nsent = 0;
+	c->conn.skip = c->conn.nsent - 1; /* the refused request's reply is the one being handled */
+	c->conn.nsent = 0;
 	c->st = RC_HOLD;
 	c->until = now_ns() + delay_ms * 1000000ull;
 }
 
-static bool err_is(const redisReply *r, const char *code)
-{
-	size_t n = strlen(code);
-	return r->str && r->len >= n && !strncmp(r->str, code, n) && (r->str[n] == ' ' || r->str[n] == 0);
-}
-
 static void on_reply(struct rconn *c, redisReply *r)
 {
-	c->since = now_ns();
-	if (c->skip) {
-		c->skip--;
-		return;
-	}
-	if (!c->nsent)
-		fatal(c->name, "reply without request");
 	struct rop *op = op_at(c, 0);
 	if (r->type == REDIS_REPLY_ERROR) {
-		if (err_is(r, "LOADING") || err_is(r, "BUSY") || err_is(r, "TRYAGAIN") || err_is(r, "MASTERDOWN")) {
+		if (resp_err_is(r, "LOADING") || resp_err_is(r, "BUSY") || resp_err_is(r, "TRYAGAIN") || resp_err_is(r, "MASTERDOWN")) {
 			logmsg("redis %s: %s; waiting, then resending %zu requests", c->name, r->str, c->ocount);
 			hold(c, HOLD_MS);
 			return;
 		}
-		if (op->type == OP_SET && (err_is(r, "OOM") || err_is(r, "MISCONF"))) {
+		if (op->type == OP_SET && (resp_err_is(r, "OOM") || resp_err_is(r, "MISCONF"))) {
 			if (!oom)
 				logmsg("redis %s: %s; evictions stop until Redis accepts writes again "
 				       "(%zu writes waiting, retried every %d ms)", c->name, r->str, c->ocount, OOM_RETRY_MS);
@@ -541,52 +471,17 @@ static void on_reply(struct rconn *c, redisReply *r)
 	pop_op(c);
 }
 
-static void on_readable(struct rconn *c)
-{
-	char buf[64 * 1024];
-	for (;;) {
-		ssize_t n = read(c->fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			disconnect(c, n == 0 ? "connection closed by the server" : strerror(errno));
-			return;
-		}
-		if (redisReaderFeed(c->rd, buf, (size_t)n) != REDIS_OK)
-			fatal(c->name, "protocol error");
-		void *reply;
-		for (;;) {
-			if (redisReaderGetReply(c->rd, &reply) != REDIS_OK)
-				fatal(c->name, "protocol error");
-			if (!reply)
-				break;
-			on_reply(c, reply);
-			freeReplyObject(reply);
-			if (c->st == RC_DOWN)
-				return;
-		}
-		if ((size_t)n < sizeof buf)
-			break;
-	}
-}
-
-static void rconn_event(struct rconn *c, uint32_t events)
-{
-	if (c->fd < 0)
-		return; /* an event of a connection closed earlier in this batch */
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		on_readable(c);
-	if (c->fd >= 0 && (events & EPOLLOUT))
-		kick(c);
-}
+/* resp_conn hooks (resp_conn.h): the connection's client data is its struct rconn */
+static void conn_reply(struct resp_conn *rc, redisReply *r) { on_reply(rc->data, r); }
+static void conn_lost(struct resp_conn *rc, const char *why) { disconnect(rc->data, why); }
+static void conn_broken(struct resp_conn *rc, const char *why) { fatal(rc->name, why); }
+static void conn_writable(struct resp_conn *rc) { kick(rc->data); }
 
 void redis_conn_event(void *ptr, uint32_t events)
 {
 	if (cluster)
 		return cl_event(ptr, events);
-	rconn_event(ptr, events);
+	resp_conn_event(&((struct rconn *)ptr)->conn, events);
 }
 
 void redis_kick(void)
@@ -612,54 +507,25 @@ size_t redis_pending(void)
 }
 
 /* blocking request used only while connecting (AUTH, PING); the socket has timeouts */
-static int sync_cmd(struct rconn *c, int argc, const char **argv, char *err, size_t errlen)
+static int sync_cmd(int fd, redisReader *rd, int argc, const char **argv, char *err, size_t errlen)
 {
-	size_t lens[4];
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	char *cmd;
-	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (len < 0) {
-		snprintf(err, errlen, "out of memory");
+	redisReply *r = resp_sync_cmd(fd, rd, argc, argv, err, errlen);
+	if (!r)
 		return -1;
-	}
-	for (int off = 0; off < len;) {
-		ssize_t n = write(c->fd, cmd + off, (size_t)(len - off));
-		if (n <= 0) {
-			snprintf(err, errlen, "write: %s", n < 0 ? strerror(errno) : "closed");
-			redisFreeCommand(cmd);
-			return -1;
-		}
-		off += (int)n;
-	}
-	redisFreeCommand(cmd);
-	void *reply = NULL;
-	while (!reply) {
-		char buf[4096];
-		ssize_t n = read(c->fd, buf, sizeof buf);
-		if (n <= 0) {
-			snprintf(err, errlen, "%s during %s", n < 0 ? strerror(errno) : "connection closed", argv[0]);
-			return -1;
-		}
-		redisReaderFeed(c->rd, buf, (size_t)n);
-		if (redisReaderGetReply(c->rd, &reply) != REDIS_OK) {
-			snprintf(err, errlen, "protocol error");
-			return -1;
-		}
-	}
-	redisReply *r = reply;
 	int rc = 0;
 	if (r->type == REDIS_REPLY_ERROR) {
 		snprintf(err, errlen, "%s: %s", argv[0], r->str);
 		rc = -1;
 	}
-	freeReplyObject(reply);
+	freeReplyObject(r);
 	return rc;
 }
 
 static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errlen)
 {
 	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_MS / 1000, .tv_usec = (HANDSHAKE_TIMEOUT_MS % 1000) * 1000};
+	int fd;
+	redisReader *rd = NULL;
 	if (!strncmp(spec, "unix://", 7)) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		const char *path = spec + 7;
@@ -668,10 +534,10 @@ static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errle
 			return -1;
 		}
 		strcpy(sa.sun_path, path);
-		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c->fd >= 0)
-			setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 			snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
 			goto fail;
 		}
@@ -690,55 +556,42 @@ static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errle
 			snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(g));
 			return -1;
 		}
-		c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c->fd >= 0)
-			setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv); /* bounds connect() too */
-		if (c->fd < 0 || connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv); /* bounds connect() too */
+		if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			snprintf(err, errlen, "cannot connect to %s: %s", spec, strerror(errno));
 			freeaddrinfo(ai);
 			goto fail;
 		}
 		freeaddrinfo(ai);
-		int one = 1, idle = 5, intvl = 2, cnt = 3;
-		unsigned int user_timeout = (unsigned int)(deadline_ns / 1000000ull);
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		/* a half-open peer turns into an error (then a reconnect) instead of silence */
-		setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-		setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+		resp_sock_tune(fd, (unsigned int)(deadline_ns / 1000000ull));
 	}
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	c->rd = redisReaderCreate();
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	rd = redisReaderCreate();
 	const char *pw = getenv("FLUIDMEM_REDIS_PASSWORD");
 	if (pw && *pw) {
 		const char *auth[2] = {"AUTH", pw};
-		if (sync_cmd(c, 2, auth, err, errlen) < 0)
+		if (sync_cmd(fd, rd, 2, auth, err, errlen) < 0)
 			goto fail;
 	}
 	const char *ping[1] = {"PING"};
-	if (sync_cmd(c, 1, ping, err, errlen) < 0)
+	if (sync_cmd(fd, rd, 1, ping, err, errlen) < 0)
 		goto fail;
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	c->ep.kind = EP_REDIS;
 	c->ep.ptr = c;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
-	if (epoll_ctl(M.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+	if (resp_conn_attach(&c->conn, fd, rd, M.epfd, &c->ep) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
-	c->want_out = false;
 	c->st = RC_UP;
 	c->since = now_ns();
 	return 0;
 fail:
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	if (c->rd)
-		redisReaderFree(c->rd);
-	c->rd = NULL;
+	if (fd >= 0)
+		close(fd);
+	if (rd)
+		redisReaderFree(rd);
 	return -1;
 }
 
@@ -772,7 +625,7 @@ static int rconn_tick(struct rconn *c)
 		c->since = now;
 		kick(c);
 	}
-	if (!c->ocount && !c->skip)
+	if (!c->ocount && !c->conn.skip)
 		return -1;
 	if (now - c->since > deadline_ns) {
 		snprintf(why, sizeof why, "no reply for %llu ms with %zu requests outstanding (deadline "
@@ -867,19 +720,23 @@ void redis_drain(int timeout_ms)
 {
 	if (kind != BK_REDIS)
 		return;
-	if (cluster)
-		return cl_drain(timeout_ms);
-	redis_flush_dels();
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	while (rc_wb.ocount && now_ns() < deadline) {
-		kick(&rc_wb);
+	if (cluster)
+		cl_kick();
+	else
+		redis_flush_dels();
+	while ((cluster ? cl_pending_writes() : rc_wb.ocount) && now_ns() < deadline) {
+		if (cluster)
+			cl_kick();
+		else
+			kick(&rc_wb);
 		int t = backend_tick();
-		struct epoll_event evs[8];
-		int n = epoll_wait(M.epfd, evs, 8, t < 0 || t > 50 ? 50 : t);
+		struct epoll_event evs[16];
+		int n = epoll_wait(M.epfd, evs, 16, t < 0 || t > 50 ? 50 : t);
 		for (int i = 0; i < n; i++) {
 			struct epref *r = evs[i].data.ptr;
 			if (r->kind == EP_REDIS)
-				rconn_event(r->ptr, evs[i].events);
+				redis_conn_event(r->ptr, evs[i].events);
 		}
 	}
 }

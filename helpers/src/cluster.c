@@ -3,7 +3,7 @@
  * Nodes are known by "ip:port"; owner[slot] indexes them. Each node has two connections
  * (struct cconn), connected lazily (a master gets them at init, a node named by a MOVED or
  * a refresh when its first request arrives). A connection's requests sit in a ring FIFO
- * until answered; `nsent` of them are formatted (written or in `out`), `skip` replies are
+ * until answered; `conn.nsent` of them are formatted (written or in `out`), `conn.skip` replies are
  * still due to an abandoned pipeline. A write-behind connection also holds `unw`: SETs its
  * master acknowledged that wait for a WAIT reply counting a replica. Whenever requests are
  * re-routed (MOVED, a refresh after a connection loss), `unw` goes back in front of the
@@ -25,6 +25,7 @@
 #include "cluster.h"
 #include "crc16.h"
 #include "monitor.h"
+#include "resp_conn.h"
 
 #define MAX_NODES 64
 #define RECONNECT_MS 100
@@ -42,18 +43,15 @@ struct cconn {
 	struct cnode *node;
 	const char *name;
 	bool wb;
-	int fd;
-	redisReader *rd;
-	char *out;
-	size_t olen, ooff, ocap;
+	struct resp_conn conn; /* socket, reader, output buffer (resp_conn.h) */
 	struct cl_op *ops;
-	size_t ohead, ocount, opcap, nsent, skip;
+	size_t ohead, ocount, opcap; /* nsent, skip: in conn */
 	struct cl_op *unw;
 	size_t nunw, capunw;
 	int st;
 	uint64_t until, since;
 	uint64_t refused_since; /* first of an unbroken run of CLUSTERDOWN/TRYAGAIN/... (0: none) */
-	bool want_out, need_wait, ever;
+	bool need_wait, ever;
 	struct epref ep;
 };
 
@@ -87,6 +85,12 @@ static void fatal(const char *what, const char *detail)
 	exit(1);
 }
 
+static void conn_reply(struct resp_conn *rc, redisReply *r);
+static void conn_lost(struct resp_conn *rc, const char *why);
+static void conn_broken(struct resp_conn *rc, const char *why);
+static void conn_writable(struct resp_conn *rc);
+static const struct resp_conn_hooks hooks = {conn_reply, conn_lost, conn_broken, conn_writable};
+
 static void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n);
@@ -114,10 +118,11 @@ static struct cnode *node_get(const char *host, const char *port)
 	struct cconn *cs[2] = {&n->wb, &n->fetch};
 	for (int i = 0; i < 2; i++) {
 		cs[i]->node = n;
-		cs[i]->fd = -1;
 		cs[i]->st = C_DOWN;
 		cs[i]->wb = i == 0;
 		cs[i]->name = i == 0 ? "write-behind" : "fetch";
+		cs[i]->conn = (struct resp_conn){.name = cs[i]->name, .hooks = &hooks, .data = cs[i], .fd = -1,
+						.heard = &cs[i]->since};
 	}
 	nodes[nnodes++] = n;
 	return n;
@@ -165,53 +170,8 @@ static int sock_connect(struct cnode *n, char *err, size_t errlen)
 		return -1;
 	}
 	freeaddrinfo(ai);
-	int one = 1, idle = 5, intvl = 2, cnt = 3;
-	unsigned int user_timeout = (unsigned int)(deadline_ns / 1000000ull);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+	resp_sock_tune(fd, (unsigned int)(deadline_ns / 1000000ull));
 	return fd;
-}
-
-/* One blocking request; returns the reply (caller frees) or NULL with err set. */
-static redisReply *sync_cmd(int fd, redisReader *rd, int argc, const char **argv, char *err, size_t errlen)
-{
-	size_t lens[4];
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	char *cmd;
-	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (len < 0) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	for (int off = 0; off < len;) {
-		ssize_t k = write(fd, cmd + off, (size_t)(len - off));
-		if (k <= 0) {
-			snprintf(err, errlen, "write: %s", k < 0 ? strerror(errno) : "closed");
-			redisFreeCommand(cmd);
-			return NULL;
-		}
-		off += (int)k;
-	}
-	redisFreeCommand(cmd);
-	void *reply = NULL;
-	while (!reply) {
-		char buf[16384];
-		ssize_t k = read(fd, buf, sizeof buf);
-		if (k <= 0) {
-			snprintf(err, errlen, "%s during %s", k < 0 ? strerror(errno) : "connection closed", argv[0]);
-			return NULL;
-		}
-		if (redisReaderFeed(rd, buf, (size_t)k) != REDIS_OK || redisReaderGetReply(rd, &reply) != REDIS_OK) {
-			snprintf(err, errlen, "protocol error");
-			return NULL;
-		}
-	}
-	return reply;
 }
 
 static int auth(int fd, redisReader *rd, struct cnode *n, char *err, size_t errlen)
@@ -219,7 +179,7 @@ static int auth(int fd, redisReader *rd, struct cnode *n, char *err, size_t errl
 	if (!password || !*password)
 		return 0;
 	const char *argv[2] = {"AUTH", password};
-	redisReply *r = sync_cmd(fd, rd, 2, argv, err, errlen);
+	redisReply *r = resp_sync_cmd(fd, rd, 2, argv, err, errlen);
 	if (!r)
 		return -1;
 	int rc = 0;
@@ -372,7 +332,7 @@ static int map_from(struct cnode *n, char *err, size_t errlen)
 	redisReply *r = NULL;
 	if (!how || strcmp(how, "slots")) {
 		const char *argv[2] = {"CLUSTER", "SHARDS"};
-		r = sync_cmd(fd, rd, 2, argv, err, errlen);
+		r = resp_sync_cmd(fd, rd, 2, argv, err, errlen);
 		if (!r)
 			goto restore;
 		ok = r->type != REDIS_REPLY_ERROR && parse_shards(r, map);
@@ -380,7 +340,7 @@ static int map_from(struct cnode *n, char *err, size_t errlen)
 	}
 	if (!ok) {
 		const char *argv[2] = {"CLUSTER", "SLOTS"};
-		r = sync_cmd(fd, rd, 2, argv, err, errlen);
+		r = resp_sync_cmd(fd, rd, 2, argv, err, errlen);
 		if (!r)
 			goto restore;
 		if (r->type == REDIS_REPLY_ERROR)
@@ -442,14 +402,8 @@ static void conn_open(struct cconn *c);
 static void push_op(struct cconn *c, struct cl_op op)
 {
 	if (c->ocount == c->opcap) {
-		size_t ncap = c->opcap ? c->opcap * 2 : 256;
-		struct cl_op *n = xrealloc(NULL, ncap * sizeof *n);
-		for (size_t i = 0; i < c->ocount; i++)
-			n[i] = *op_at(c, i);
-		free(c->ops);
-		c->ops = n;
+		c->ops = resp_ring_grow(c->ops, sizeof *c->ops, c->ohead, c->ocount, &c->opcap, 256);
 		c->ohead = 0;
-		c->opcap = ncap;
 	}
 	if (!c->ocount && !c->nunw)
 		c->since = now_ns();
@@ -460,23 +414,6 @@ static void push_op(struct cconn *c, struct cl_op op)
 		st.stalled_faults++;
 	}
 	*op_at(c, c->ocount++) = op;
-}
-
-static void out_append(struct cconn *c, const char *cmd, size_t n)
-{
-	if (c->olen + n > c->ocap) {
-		if (c->ooff) {
-			memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
-			c->olen -= c->ooff;
-			c->ooff = 0;
-		}
-		if (c->olen + n > c->ocap) {
-			c->ocap = (c->olen + n) * 2;
-			c->out = xrealloc(c->out, c->ocap);
-		}
-	}
-	memcpy(c->out + c->olen, cmd, n);
-	c->olen += n;
 }
 
 static void format_op(struct cconn *c, const struct cl_op *op)
@@ -518,21 +455,8 @@ static void format_op(struct cconn *c, const struct cl_op *op)
 	for (int i = 0; i < argc; i++)
 		if (!(op->type == CL_SET && i == 2))
 			lens[i] = strlen(argv[i]);
-	char *cmd;
-	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (len < 0)
+	if (resp_conn_append_argv(&c->conn, argc, argv, lens) < 0)
 		fatal(c->name, "out of memory formatting a command");
-	out_append(c, cmd, (size_t)len);
-	redisFreeCommand(cmd);
-}
-
-static void set_want_out(struct cconn *c, bool want)
-{
-	if (c->want_out == want || c->fd < 0)
-		return;
-	c->want_out = want;
-	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = &c->ep};
-	epoll_ctl(M.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 static void disconnect(struct cconn *c, const char *why)
@@ -542,15 +466,7 @@ static void disconnect(struct cconn *c, const char *why)
 	logmsg("redis-cluster %s %s: %s; %zu requests wait for a reconnect or a failover", c->node->addr, c->name,
 	       why, c->ocount + c->nunw);
 	st.conn_losses++;
-	epoll_ctl(M.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	c->want_out = false;
-	if (c->rd)
-		redisReaderFree(c->rd);
-	c->rd = NULL;
-	c->olen = c->ooff = 0;
-	c->nsent = c->skip = 0;
+	resp_conn_close(&c->conn);
 	c->st = C_DOWN;
 	c->since = now_ns();
 	c->until = c->since + RECONNECT_MS * 1000000ull;
@@ -565,29 +481,15 @@ static void kick(struct cconn *c)
 	if (c->st == C_DOWN)
 		return;
 	if (c->st == C_UP) {
-		while (c->nsent < c->ocount)
-			format_op(c, op_at(c, c->nsent++));
+		while (c->conn.nsent < c->ocount)
+			format_op(c, op_at(c, c->conn.nsent++));
 		if (c->need_wait || (c->nunw && !c->ocount)) {
 			c->need_wait = false;
 			push_op(c, (struct cl_op){.type = CL_WAIT});
-			format_op(c, op_at(c, c->nsent++));
+			format_op(c, op_at(c, c->conn.nsent++));
 		}
 	}
-	while (c->ooff < c->olen) {
-		ssize_t n = write(c->fd, c->out + c->ooff, c->olen - c->ooff);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			disconnect(c, strerror(errno));
-			return;
-		}
-		c->ooff += (size_t)n;
-	}
-	if (c->ooff == c->olen)
-		c->ooff = c->olen = 0;
-	set_want_out(c, c->olen > 0);
+	resp_conn_flush(&c->conn);
 }
 
 static void conn_open(struct cconn *c)
@@ -596,24 +498,19 @@ static void conn_open(struct cconn *c)
 	int fd = sock_connect(c->node, err, sizeof err);
 	if (fd < 0)
 		goto fail;
-	c->rd = redisReaderCreate();
-	if (auth(fd, c->rd, c->node, err, sizeof err) < 0) {
-		redisReaderFree(c->rd);
-		c->rd = NULL;
+	redisReader *rd = redisReaderCreate();
+	if (auth(fd, rd, c->node, err, sizeof err) < 0) {
+		redisReaderFree(rd);
 		close(fd);
 		goto fail;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	c->fd = fd;
 	c->ep.kind = EP_REDIS;
 	c->ep.ptr = c;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ep};
-	if (epoll_ctl(M.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (resp_conn_attach(&c->conn, fd, rd, M.epfd, &c->ep) < 0)
 		fatal(c->name, "epoll_ctl failed");
-	c->want_out = false;
 	c->st = C_UP;
 	c->since = now_ns();
-	c->nsent = c->skip = 0;
+	c->conn.nsent = c->conn.skip = 0;
 	if (c->ever || c->ocount)
 		logmsg("redis-cluster %s %s: connected; sending %zu requests", c->node->addr, c->name, c->ocount);
 	c->ever = true;
@@ -637,9 +534,9 @@ static void reroute(struct cconn *c, size_t due)
 		l[c->nunw + i] = *op_at(c, i);
 	c->nunw = 0;
 	c->ocount = c->ohead = 0;
-	c->nsent = 0;
+	c->conn.nsent = 0;
 	if (c->st != C_DOWN)
-		c->skip += due;
+		c->conn.skip += due;
 	c->need_wait = false;
 	struct cconn *touched[MAX_NODES * 2];
 	int nt = 0;
@@ -664,16 +561,10 @@ static void reroute(struct cconn *c, size_t due)
  * the FIFO from its head after delay_ms. */
 static void hold(struct cconn *c, uint64_t delay_ms)
 {
-	c->skip = c->nsent - 1;
-	c->nsent = 0;
+	c->conn.skip = c->conn.nsent - 1;
+	c->conn.nsent = 0;
 	c->st = C_HOLD;
 	c->until = now_ns() + delay_ms * 1000000ull;
-}
-
-static bool err_is(const redisReply *r, const char *code)
-{
-	size_t n = strlen(code);
-	return r->str && r->len >= n && !strncmp(r->str, code, n) && (r->str[n] == ' ' || r->str[n] == 0);
 }
 
 static void pop_head(struct cconn *c, bool free_it)
@@ -682,7 +573,7 @@ static void pop_head(struct cconn *c, bool free_it)
 		free_op(op_at(c, 0));
 	c->ohead = (c->ohead + 1) % c->opcap;
 	c->ocount--;
-	c->nsent--;
+	c->conn.nsent--;
 }
 
 /* "-MOVED 3999 127.0.0.1:6381" / "-ASK ..." -> the node */
@@ -707,20 +598,13 @@ static void redirected(struct cconn *c, struct cl_op *op, const redisReply *r)
 
 static void on_reply(struct cconn *c, redisReply *r)
 {
-	c->since = now_ns();
-	if (c->skip) {
-		c->skip--;
-		return;
-	}
-	if (!c->nsent)
-		fatal(c->name, "reply without request");
 	struct cl_op *op = op_at(c, 0);
 	if (op->type == CL_ASKING) {
 		pop_head(c, true);
 		return;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		if (err_is(r, "MOVED")) {
+		if (resp_err_is(r, "MOVED")) {
 			st.moved++;
 			redirected(c, op, r);
 			struct cnode *t = redirect_target(r);
@@ -731,20 +615,20 @@ static void on_reply(struct cconn *c, redisReply *r)
 					owner[op->slot] = (int16_t)x;
 			t->master = true;
 			want_refresh = true;
-			reroute(c, c->nsent - 1);
+			reroute(c, c->conn.nsent - 1);
 			return;
 		}
-		if (err_is(r, "ASK")) {
+		if (resp_err_is(r, "ASK")) {
 			st.ask++;
 			redirected(c, op, r);
 			struct cnode *t = redirect_target(r);
 			if (!t)
 				fatal(c->name, r->str);
 			struct cl_op o = *op;
-			size_t due = c->nsent - 1;
+			size_t due = c->conn.nsent - 1;
 			pop_head(c, false);
-			c->skip = due;
-			c->nsent = 0;
+			c->conn.skip = due;
+			c->conn.nsent = 0;
 			struct cconn *tc = o.type == CL_GET ? &t->fetch : &t->wb;
 			push_op(tc, (struct cl_op){.type = CL_ASKING});
 			push_op(tc, o);
@@ -752,14 +636,14 @@ static void on_reply(struct cconn *c, redisReply *r)
 			kick(c);
 			return;
 		}
-		bool down = err_is(r, "CLUSTERDOWN");
-		if (down || err_is(r, "TRYAGAIN") || err_is(r, "LOADING") || err_is(r, "BUSY") ||
-		    err_is(r, "MASTERDOWN") || err_is(r, "READONLY")) {
+		bool down = resp_err_is(r, "CLUSTERDOWN");
+		if (down || resp_err_is(r, "TRYAGAIN") || resp_err_is(r, "LOADING") || resp_err_is(r, "BUSY") ||
+		    resp_err_is(r, "MASTERDOWN") || resp_err_is(r, "READONLY")) {
 			if (down)
 				st.clusterdown++;
 			else
 				st.tryagain++;
-			if (down || err_is(r, "READONLY"))
+			if (down || resp_err_is(r, "READONLY"))
 				want_refresh = true;
 			for (size_t i = 0; i < c->ocount; i++)
 				if (op_at(c, i)->type == CL_GET && !op_at(c, i)->stalled && !op_at(c, i)->background)
@@ -773,7 +657,7 @@ static void on_reply(struct cconn *c, redisReply *r)
 			hold(c, HOLD_MS); /* READONLY (a replica now): the refresh re-routes */
 			return;
 		}
-		if (op->type == CL_SET && (err_is(r, "OOM") || err_is(r, "MISCONF"))) {
+		if (op->type == CL_SET && (resp_err_is(r, "OOM") || resp_err_is(r, "MISCONF"))) {
 			if (!oom)
 				logmsg("redis-cluster %s %s: %s; evictions stop until it accepts writes again", c->node->addr,
 				       c->name, r->str);
@@ -827,46 +711,16 @@ static void on_reply(struct cconn *c, redisReply *r)
 	pop_head(c, true);
 }
 
-static void on_readable(struct cconn *c)
-{
-	char buf[64 * 1024];
-	for (;;) {
-		ssize_t n = read(c->fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			disconnect(c, n == 0 ? "connection closed by the server" : strerror(errno));
-			return;
-		}
-		if (redisReaderFeed(c->rd, buf, (size_t)n) != REDIS_OK)
-			fatal(c->name, "protocol error");
-		void *reply;
-		for (;;) {
-			if (redisReaderGetReply(c->rd, &reply) != REDIS_OK)
-				fatal(c->name, "protocol error");
-			if (!reply)
-				break;
-			on_reply(c, reply);
-			freeReplyObject(reply);
-			if (c->st == C_DOWN)
-				return;
-		}
-		if ((size_t)n < sizeof buf)
-			break;
-	}
-}
+/* resp_conn hooks (resp_conn.h): the connection's client data is its struct cconn */
+static void conn_reply(struct resp_conn *rc, redisReply *r) { on_reply(rc->data, r); }
+static void conn_lost(struct resp_conn *rc, const char *why) { disconnect(rc->data, why); }
+static void conn_broken(struct resp_conn *rc, const char *why) { fatal(rc->name, why); }
+static void conn_writable(struct resp_conn *rc) { kick(rc->data); }
 
 void cl_event(void *ptr, uint32_t events)
 {
 	struct cconn *c = ptr;
-	if (c->fd < 0)
-		return;
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		on_readable(c);
-	if (c->fd >= 0 && (events & EPOLLOUT))
-		kick(c);
+	resp_conn_event(&c->conn, events);
 }
 
 /* ---- requests ---- */
@@ -1013,7 +867,7 @@ static int conn_tick(struct cconn *c, uint64_t now)
 		c->st = C_UP;
 		kick(c);
 	}
-	if (!c->ocount && !c->skip)
+	if (!c->ocount && !c->conn.skip)
 		return -1;
 	if (c->refused_since && since_ns(now, c->refused_since) > deadline_ns) {
 		snprintf(why, sizeof why, "%s refused %zu requests (CLUSTERDOWN/TRYAGAIN/...) for %llu ms (deadline "
@@ -1044,7 +898,7 @@ int cl_tick(void)
 					struct cconn *cs[2] = {&nodes[i]->wb, &nodes[i]->fetch};
 					for (int k = 0; k < 2; k++)
 						if ((cs[k]->st == C_DOWN || !nodes[i]->master) && (cs[k]->ocount || cs[k]->nunw))
-							reroute(cs[k], cs[k]->nsent);
+							reroute(cs[k], cs[k]->conn.nsent);
 				}
 			}
 		}
@@ -1109,21 +963,4 @@ int cl_init(const char *spec, const char *pw, uint64_t deadline, const struct cl
 	}
 	logmsg("redis-cluster: %d masters, %d replicas", st.masters, st.replicas);
 	return 0;
-}
-
-void cl_drain(int timeout_ms)
-{
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	cl_kick();
-	while (cl_pending_writes() && now_ns() < end) {
-		cl_kick();
-		int t = cl_tick();
-		struct epoll_event evs[16];
-		int n = epoll_wait(M.epfd, evs, 16, t < 0 || t > 50 ? 50 : t);
-		for (int i = 0; i < n; i++) {
-			struct epref *r = evs[i].data.ptr;
-			if (r->kind == EP_REDIS)
-				cl_event(r->ptr, evs[i].events);
-		}
-	}
 }

@@ -82,7 +82,6 @@ void cl_kick(void);     /* write out every pipeline (and its WAIT) */
 int cl_tick(void);      /* deadlines, holds, reconnects, refreshes; ms until next, -1 none */
 size_t cl_pending_writes(void);
 bool cl_backpressure(void); /* a master refuses writes (-OOM/-MISCONF) */
-void cl_drain(int timeout_ms);
 const struct cl_stats *cl_get_stats(void);
 /* {"moved":N,...} into buf; returns its length */
 int cl_stats_json(char *buf, size_t n);
