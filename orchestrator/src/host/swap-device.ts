@@ -148,7 +148,7 @@ async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number
  * for it) from a dead one (its device is stale). One JSON file per device name. */
 export const HOST_SWAP_OWNERS = '/tmp/fluidlab-host-swap.owners';
 
-interface SwapOwner { pid: number; startTime?: number; runId: string }
+export interface SwapOwner { pid: number; startTime?: number; runId: string }
 
 function ownerFile(device: string): string {
   return join(HOST_SWAP_OWNERS, basename(device));
@@ -156,7 +156,7 @@ function ownerFile(device: string): string {
 
 /** The live run holding `device`, or undefined when its holder is gone or unknown (a
  * device left by a crashed run that nothing could undo). */
-function liveOwner(device: string): SwapOwner | undefined {
+export function liveSwapHolder(device: string): SwapOwner | undefined {
   try {
     const o = JSON.parse(readFileSync(ownerFile(device), 'utf8')) as SwapOwner;
     return isSameProcess(o.pid, o.startTime) ? o : undefined;
@@ -186,7 +186,7 @@ export async function createHostSwap(ctx: RunContext, kind: SwapOn, sizeMiB: num
       const outranking = readProcSwaps().filter((s) => s.priority >= wanted);
       const foreign = outranking.filter((s) => !isRunSwap(s.device));
       if (foreign.length) throw outrankedRefusal(wanted, foreign);
-      busy = outranking.filter((s) => liveOwner(s.device)).map((s) => s.device);
+      busy = outranking.filter((s) => liveSwapHolder(s.device)).map((s) => s.device);
       if (busy.length) return undefined; // another live run's: wait for it, outside the lock
       const stale = Math.max(wanted - 1, ...outranking.map((s) => s.priority));
       const priority = stale + 1;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { readProcSwaps, type HostState } from '../../src/host/host-state.js';
-import { HOST_SWAP_PRIORITY } from '../../src/host/swap-device.js';
+import { HOST_SWAP_PRIORITY, isRunSwap, liveSwapHolder } from '../../src/host/swap-device.js';
 
 export const MEMVERIFY = join(process.cwd(), 'workloads/bin/memverify');
 const CGEXEC = join(process.cwd(), 'helpers/bin/fluidlab-cgexec');
@@ -27,7 +27,8 @@ export function execInCgroup(dir: string, file: string, args: string[]) {
  * on this shared host), so that the precondition check does not refuse us. */
 export async function waitForHostSwapFree(timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (readProcSwaps().some((s) => s.priority >= HOST_SWAP_PRIORITY)) {
+  // A dead run's device (wedged, nothing could undo it) is outranked, not waited for.
+  while (readProcSwaps().some((s) => s.priority >= HOST_SWAP_PRIORITY && (!isRunSwap(s.device) || liveSwapHolder(s.device)))) {
     if (Date.now() > deadline) throw new Error(`another run's host swap is still active after ${timeoutMs} ms: ${JSON.stringify(readProcSwaps())}`);
     await new Promise((r) => setTimeout(r, 500));
   }
