@@ -3,18 +3,18 @@
  * real headless chromium (Debian's /usr/bin/chromium via playwright-core): no console errors,
  * no requests beyond the file itself, and the plots are SVGs with marks in them.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { writeReport } from '../../src/report/build.js';
+import { launchChromium } from '../support/chromium.js';
 import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-report-'));
-const CHROMIUM = '/usr/bin/chromium';
 
 function fixture(runId: string) {
   return writeFixtureRun({
@@ -66,15 +66,7 @@ describe('report HTML', () => {
 describe('report in headless chromium', () => {
   let browser: BrowserContext;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run scripts/setup.sh (installs Debian's chromium)`);
-    // A fresh profile per test run (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1200, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(tmp);
   });
   afterAll(async () => {
     await browser?.close();

@@ -5,19 +5,19 @@
  * night and variant per headline metric, the regression and the baseline changes marked.
  * Also: an old history line without figures takes them from its run's summary.json.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { trendNights } from '../../src/report/trend.js';
 import { appendHistory, type HistoryHeadline } from '../../src/results/history.js';
+import { launchChromium } from '../support/chromium.js';
 import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-trend-'));
-const CHROMIUM = '/usr/bin/chromium';
 const root = join(tmp, 'results');
 
 function figures(latencyNs: number): HistoryHeadline {
@@ -56,14 +56,7 @@ describe('trend nights', () => {
 describe('trend page in headless chromium', () => {
   let browser: BrowserContext;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run scripts/setup.sh (installs Debian's chromium)`);
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1200, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(tmp);
   });
   afterAll(async () => {
     await browser?.close();
