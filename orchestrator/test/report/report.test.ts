@@ -6,12 +6,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { writeReport } from '../../src/report/build.js';
-import { launchChromium } from '../support/chromium.js';
+import { launchChromium, openFile } from '../support/chromium.js';
 import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-report-'));
@@ -77,16 +76,8 @@ describe('report in headless chromium', () => {
     const { dir } = fixture('run-browser');
     const out = join(tmp, 'browser.html');
     expect(await main(['report', dir, '-o', out])).toBe(0);
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    page.on('request', (r) => requests.push(r.url()));
-    const url = pathToFileURL(out).href;
-    const response = await page.goto(url, { waitUntil: 'load' });
-    expect(response?.ok()).toBe(true);
+    const { page, url, ok, problems, requests } = await openFile(browser, out);
+    expect(ok).toBe(true);
     expect(problems).toEqual([]);
     expect(requests).toEqual([url]);
 

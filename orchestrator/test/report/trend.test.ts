@@ -8,13 +8,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { trendNights } from '../../src/report/trend.js';
 import { appendHistory, type HistoryHeadline } from '../../src/results/history.js';
-import { launchChromium } from '../support/chromium.js';
+import { launchChromium, openFile } from '../support/chromium.js';
 import { noisy, writeFixtureRun } from '../support/report-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fluidlab-trend-'));
@@ -75,16 +74,8 @@ describe('trend page in headless chromium', () => {
     expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
     expect(html).not.toContain('other-1');
 
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-    page.on('request', (r) => requests.push(r.url()));
-    const url = pathToFileURL(out).href;
-    const response = await page.goto(url, { waitUntil: 'load' });
-    expect(response?.ok()).toBe(true);
+    const { page, url, ok, problems, requests } = await openFile(browser, out);
+    expect(ok).toBe(true);
     expect(problems).toEqual([]);
     expect(requests).toEqual([url]);
 
