@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { configProblems } from '../support/config-problems.js';
 
 const good = `name: t
 vms:
@@ -9,15 +10,7 @@ workload:
   command: [uname, -r]
 `;
 
-function problems(src: string): string[] {
-  try {
-    parseConfig(src, 'x.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('config was accepted');
-}
+const problems = (src: string): string[] => configProblems(src);
 
 describe('config', () => {
   it('accepts a minimal config and applies defaults', () => {

@@ -1,7 +1,8 @@
 /** The `store:` key of fluidmem arms (config/store.ts): an embedded or existing Redis
  * Cluster, with FILE:LINE:COL errors for what cannot work. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { configProblems } from '../support/config-problems.js';
 
 function config(store: string, backend = 'redis'): string {
   return `name: t
@@ -23,15 +24,7 @@ workload:
 `;
 }
 
-function problems(src: string): string[] {
-  try {
-    parseConfig(src, 'x.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('config was accepted');
-}
+const problems = (src: string): string[] => configProblems(src);
 
 describe('arm store: redis-cluster', () => {
   it('defaults an embedded cluster to 3 masters with 1 replica each, beside a single-Redis arm', () => {
