@@ -5,14 +5,19 @@ import type { MicroVM } from '../vm/microvm.js';
 
 const VMSTAT_KEYS = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgmajfault', 'pgfault'];
 
-export async function readVmstat(vm: MicroVM): Promise<Record<string, number>> {
-  const r = await vm.exec(['cat', '/proc/vmstat'], { timeoutMs: 60_000 });
+/** The paging counters of a /proc/vmstat text (guest's or host's). */
+export function parseVmstat(text: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const line of r.stdout.split('\n')) {
+  for (const line of text.split('\n')) {
     const [k, v] = line.trim().split(/\s+/);
     if (k && v !== undefined && VMSTAT_KEYS.includes(k)) out[k] = Number(v);
   }
   return out;
+}
+
+export async function readVmstat(vm: MicroVM): Promise<Record<string, number>> {
+  const r = await vm.exec(['cat', '/proc/vmstat'], { timeoutMs: 60_000 });
+  return parseVmstat(r.stdout);
 }
 
 export function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {

@@ -27,7 +27,7 @@ import { RedisStore } from '../kvstore/redis-client.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
 import { hostResidentMiB, workingSetMiB, type RunSpec } from './expand.js';
-import { delta, handlerMetrics } from './guest-stats.js';
+import { delta, handlerMetrics, parseVmstat } from './guest-stats.js';
 import { hostTarget } from './host-target.js';
 import { PAGES_PER_MIB, startHandler, type Handler } from './memory-arm.js';
 import { saveLogs, type RunOneOptions } from './run-one.js';
@@ -36,16 +36,9 @@ import { runWorkload } from './workload.js';
 /** The id the host benchmark's region carries in the handler (its key namespace). */
 export const HOST_VM_ID = 'host';
 
-const VMSTAT_KEYS = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgmajfault', 'pgfault'];
-
 /** The host's /proc/vmstat counters that say how much swapping happened. */
 export function hostVmstat(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of readFileSync('/proc/vmstat', 'utf8').split('\n')) {
-    const [k, v] = line.split(/\s+/);
-    if (k && v !== undefined && VMSTAT_KEYS.includes(k)) out[k] = Number(v);
-  }
-  return out;
+  return parseVmstat(readFileSync('/proc/vmstat', 'utf8'));
 }
 
 /** The CPU the config asks host runs to share: 'last' = the highest-numbered CPU. */
