@@ -23,14 +23,13 @@ import { createHostSwap, type HostSwap } from '../host/swap-device.js';
 import type { Counters } from '../handler/control.js';
 import { attachEnv } from '../handler/monitor.js';
 import { clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
-import { RedisStore } from '../kvstore/redis-client.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
 import { hostResidentMiB, workingSetMiB, type RunSpec } from './expand.js';
 import { delta, handlerMetrics, parseVmstat } from './guest-stats.js';
 import { hostTarget } from './host-target.js';
 import { PAGES_PER_MIB, startHandler, type Handler } from './memory-arm.js';
-import { saveLogs, type RunOneOptions } from './run-one.js';
+import { redisFacts, saveLogs, type RunOneOptions } from './run-one.js';
 import { runWorkload } from './workload.js';
 
 /** The id the host benchmark's region carries in the handler (its key namespace). */
@@ -117,16 +116,6 @@ function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handl
   }
   if (mem.swap) for (const [k, v] of Object.entries(mem.swap.stats())) m[`swap.${mem.swap.kind}.${k}`] = v;
   return m;
-}
-
-async function redisFacts(store: Handler['store']): Promise<{ info: Record<string, string>; keys: number } | undefined> {
-  if (!store) return undefined;
-  const client = await RedisStore.connect({ url: store.url, password: store.password });
-  try {
-    return { info: await client.info(), keys: await client.countKeys(store.keyPrefix) };
-  } finally {
-    await client.close();
-  }
 }
 
 /** Runs `spec` (a host-placed arm) and returns its record, also when it fails; the run

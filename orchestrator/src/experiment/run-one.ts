@@ -73,13 +73,14 @@ export function saveLogs(runDir: string, logDir: string): void {
   }
 }
 
-async function redisFacts(arm: MemoryArm): Promise<{ info: Record<string, string>; keys: number } | undefined> {
-  if (!arm.store) return undefined;
-  const store = await RedisStore.connect({ url: arm.store.url, password: arm.store.password });
+/** The store's INFO and the run's key count (fluidmem + redis arms), for the record. */
+export async function redisFacts(store: MemoryArm['store']): Promise<{ info: Record<string, string>; keys: number } | undefined> {
+  if (!store) return undefined;
+  const client = await RedisStore.connect({ url: store.url, password: store.password });
   try {
-    return { info: await store.info(), keys: await store.countKeys(arm.store.keyPrefix) };
+    return { info: await client.info(), keys: await client.countKeys(store.keyPrefix) };
   } finally {
-    await store.close();
+    await client.close();
   }
 }
 
@@ -112,7 +113,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
   }
   // counters restart with the monitor: then the window is "since the restart" (after only)
   const restarted = (arm.monitor?.restarts.length ?? 0) > restartsBefore;
-  const redis = await redisFacts(arm);
+  const redis = await redisFacts(arm.store);
   const clusterAfter = arm.cluster ? await clusterSnapshot(arm.cluster) : undefined;
   return vms.map((vm, i) => {
     const name = names[i]!;
