@@ -10,6 +10,7 @@ import { parseDurationMs, parseSizeMiB } from './units.js';
 import { geometryIssues, sizeLimitProblem } from './geometry.js';
 import { checkTimeline, timelineSchema } from './timeline.js';
 import { checkArmStores, storeSchema } from './store.js';
+import { armHostSchema, checkHosts, hostsSchema } from './hosts.js';
 
 
 /** Refuses a size beyond what FluidLab can express (config/geometry.ts). */
@@ -64,6 +65,8 @@ const fluidmemArm = z.object({
   backend: z.enum(['redis', 'dram']),
   resident: residentLimit,
   placement,
+  /** The lab host that runs this arm (config/hosts.ts); default: the control host. */
+  host: armHostSchema,
   /** Instead of the top-level redis: (config/store.ts): a Redis Cluster. */
   store: storeSchema.optional(),
 }).strict();
@@ -77,9 +80,10 @@ const swapArm = z.object({
   swap_on: z.enum(['tmpfs', 'disk', 'zram', 'nbd']),
   swap_size: sizeMiB.optional(),
   placement,
+  host: armHostSchema,
 }).strict();
 
-const noneArm = z.object({ name, kind: z.literal('none'), placement }).strict();
+const noneArm = z.object({ name, kind: z.literal('none'), placement, host: armHostSchema }).strict();
 
 export const armSchema = z.discriminatedUnion('kind', [fluidmemArm, swapArm, noneArm]);
 
@@ -190,6 +194,8 @@ export const configSchema = z.object({
   repetitions: z.number().int().min(1).max(100).default(1),
   redis: redisSchema.default({}),
   host: hostSchema.default({}),
+  /** The lab hosts the arms run on (config/hosts.ts); absent: all on this host. */
+  hosts: hostsSchema,
   results_dir: z.string().default('results'),
   /** Boot one small all-DRAM guest before the runs to measure the emulation factors. */
   emulation_probe: z.boolean().default(true),
@@ -231,7 +237,7 @@ export const configSchema = z.object({
   for (const g of geometryIssues(c)) {
     if (g.severity === 'error') ctx.addIssue({ code: z.ZodIssueCode.custom, path: g.path, message: g.message });
   }
-}).superRefine(referenceArms).superRefine(checkTimeline).superRefine(headlineArms).superRefine(checkArmStores);
+}).superRefine(referenceArms).superRefine(checkTimeline).superRefine(headlineArms).superRefine(checkArmStores).superRefine(checkHosts);
 
 export type ExperimentConfig = z.infer<typeof configSchema>;
 export type VmConfig = z.infer<typeof vmSchema>;
