@@ -11,6 +11,7 @@ import { geometryIssues, sizeLimitProblem } from './geometry.js';
 import { checkTimeline, timelineSchema } from './timeline.js';
 import { checkArmStores, storeSchema } from './store.js';
 import { armHostSchema, checkHosts, hostsSchema } from './hosts.js';
+import { placementSchema } from './placement.js';
 
 
 /** Refuses a size beyond what FluidLab can express (config/geometry.ts). */
@@ -67,6 +68,8 @@ const fluidmemArm = z.object({
   placement,
   /** The lab host that runs this arm (config/hosts.ts); default: the control host. */
   host: armHostSchema,
+  /** CPU placement of this arm's guest runs (config/placement.ts), over the top-level cpus:. */
+  cpus: placementSchema.optional(),
   /** Instead of the top-level redis: (config/store.ts): a Redis Cluster. */
   store: storeSchema.optional(),
 }).strict();
@@ -81,9 +84,10 @@ const swapArm = z.object({
   swap_size: sizeMiB.optional(),
   placement,
   host: armHostSchema,
+  cpus: placementSchema.optional(),
 }).strict();
 
-const noneArm = z.object({ name, kind: z.literal('none'), placement, host: armHostSchema }).strict();
+const noneArm = z.object({ name, kind: z.literal('none'), placement, cpus: placementSchema.optional(), host: armHostSchema }).strict();
 
 export const armSchema = z.discriminatedUnion('kind', [fluidmemArm, swapArm, noneArm]);
 
@@ -196,6 +200,8 @@ export const configSchema = z.object({
   host: hostSchema.default({}),
   /** The lab hosts the arms run on (config/hosts.ts); absent: all on this host. */
   hosts: hostsSchema,
+  /** Where guest runs' vCPU threads, QEMU, handler and store run (config/placement.ts). */
+  cpus: placementSchema.optional(),
   results_dir: z.string().default('results'),
   /** Boot one small all-DRAM guest before the runs to measure the emulation factors. */
   emulation_probe: z.boolean().default(true),

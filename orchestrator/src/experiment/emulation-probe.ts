@@ -17,6 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { pinCpus } from '../process/affinity.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import type { GuestImage } from '../image/ensure.js';
 import { defaultWorkloadsDir } from '../image/paths.js';
@@ -103,11 +104,6 @@ function avgLatencyNs(stdout: string, where: string): number {
   return v;
 }
 
-async function pinQemu(pid: number, cpu: number): Promise<void> {
-  const r = await execa('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { reject: false });
-  if (r.exitCode !== 0) throw new Error(`taskset could not pin QEMU (pid ${pid}) to CPU ${cpu}: ${String(r.stderr).trim()}`);
-}
-
 async function guestPmbench(vm: MicroVM, args: string[]): Promise<number> {
   const r = await vm.exec(['pmbench', ...args], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`emulation probe: pmbench in the guest exited with status ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
@@ -185,7 +181,7 @@ export async function probeEmulation(o: ProbeOptions): Promise<EmulationSummary 
     await vm.resume();
     await vm.waitForSsh();
     if (vm.pid === undefined) throw new Error('emulation probe: QEMU has no pid');
-    await pinQemu(vm.pid, cpu);
+    await pinCpus(vm.pid, [cpu], { allThreads: true });
     out.cpu = { guest: cpu, host: cpu, pinned: true };
 
     const popts = probePmbenchOptions(o.config, sizes.durationSec);

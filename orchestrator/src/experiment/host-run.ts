@@ -15,18 +15,18 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { ArmConfig, ExperimentConfig } from '../config/schema.js';
 import { createMemoryCgroup, type MemoryCgroup } from '../host/memory-cgroup.js';
 import { checkHostSwapPossible } from '../host/preconditions.js';
 import { createHostSwap, type HostSwap } from '../host/swap-device.js';
 import type { Counters } from '../handler/control.js';
 import { attachEnv } from '../handler/monitor.js';
-import { clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
+import { ClusterKeySampler, clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
+import { pinCpus } from '../process/affinity.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
 import { hostResidentMiB, workingSetMiB, type RunSpec } from './expand.js';
-import { delta, handlerMetrics, parseVmstat } from './guest-stats.js';
+import { clusterHandlerMetrics, delta, handlerMetrics, parseVmstat } from './guest-stats.js';
 import { hostTarget } from './host-target.js';
 import { PAGES_PER_MIB, startHandler, type Handler } from './memory-arm.js';
 import { redisFacts, saveLogs, type RunOneOptions } from './run-one.js';
@@ -50,10 +50,9 @@ export function hostCpu(config: ExperimentConfig): number | undefined {
   return c;
 }
 
-/** Pins every thread of a running process to `cpu` (taskset -a). */
-async function pin(pid: number, cpu: number): Promise<void> {
-  const r = await execa('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { reject: false });
-  if (r.exitCode !== 0) throw new Error(`taskset could not pin pid ${pid} to CPU ${cpu}: ${String(r.stderr).trim()}`);
+/** Pins every thread of a running process to `cpu`. */
+function pin(pid: number, cpu: number): Promise<void> {
+  return pinCpus(pid, [cpu], { allThreads: true });
 }
 
 interface HostMemory {
@@ -145,19 +144,25 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     const vmstatBefore = hostVmstat();
     const cluster = mem.handler?.cluster;
     const clusterBefore = cluster ? await clusterSnapshot(cluster) : undefined;
+    const sampler = cluster && new ClusterKeySampler(cluster);
+    sampler?.start();
     const outcome = await runWorkload(target, o.config.workload, spec.params, {
       timeoutMs: o.config.host.timeout, onOutput: o.onOutput, onPhase: o.onPhase,
     });
+    const clusterPeak = await sampler?.stop();
     writeFileSync(join(o.logDir, `${HOST_VM_ID}.workload.txt`), outcome.output);
     o.onPhase?.('collect');
     const vmstatAfter = hostVmstat();
     // The benchmark has exited, so its region is detached: the monitor's totals (it served
     // only this process) keep its counters.
     let ha: Counters | undefined;
+    let clusterCounters: Record<string, number> = {};
     if (mem.handler) {
       await mem.handler.monitor.settled(); // being restarted after a crash: wait for it
       await mem.handler.monitor.control.flush();
-      ha = (await mem.handler.monitor.control.stats()).total;
+      const stats = await mem.handler.monitor.control.stats();
+      ha = stats.total;
+      clusterCounters = clusterHandlerMetrics(undefined, stats.cluster);
     }
     const redis = await redisFacts(mem.handler?.store);
     // The region attaches when the benchmark maps it, so the handler's window is the
@@ -165,6 +170,7 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     const metrics: Record<string, number> = {
       ...outcome.metrics,
       ...hostMetrics(mem, delta(vmstatAfter, vmstatBefore), ha),
+      ...clusterCounters,
     };
     if (redis) metrics['redis.keys'] = redis.keys;
     const restarts = mem.handler?.monitor.restarts ?? [];
@@ -175,8 +181,8 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     }
     if (cluster) {
       const clusterAfter = await clusterSnapshot(cluster);
-      Object.assign(metrics, clusterMetrics(clusterBefore, clusterAfter));
-      record.redis = { cluster: { before: clusterBefore, after: clusterAfter } };
+      Object.assign(metrics, clusterMetrics(clusterBefore, clusterAfter, clusterPeak));
+      record.redis = { cluster: { before: clusterBefore, after: clusterAfter, peak: clusterPeak } };
     }
     const vm: VmResult = {
       name: HOST_VM_ID, memoryMiB: record.arm.residentMiB ?? workingSetMiB(spec.params) ?? 0, metrics,

@@ -21,7 +21,9 @@
  * `checkPreflight` is pure (config + host facts); `readHostCapacity` is the I/O wrapper.
  */
 import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { resolvePlacement } from '../config/placement.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { formatMiB } from '../config/geometry.js';
 import { expandRuns, guestMemoryMiB, hostResidentMiB, residentMiB, workingSetMiB, type RunSpec } from './expand.js';
@@ -62,6 +64,8 @@ export interface HostCapacity {
   shm: DiskSpace;
   vartmp: DiskSpace;
   results: DiskSpace;
+  /** CPUs of the host, for the runs' cpus: placement (unchecked when absent). */
+  cpus?: number;
 }
 
 export interface PreflightResult {
@@ -209,7 +213,22 @@ export function checkPreflight(config: ExperimentConfig, host: HostCapacity): Pr
     summary.push(line);
     if (d.mib > d.space.freeMiB) problems.push(line);
   }
+  if (host.cpus !== undefined) problems.push(...placementProblems(config, host.cpus));
   return { ok: problems.length === 0, problems, summary };
+}
+
+/** cpus: (top level and per guest arm) naming CPUs this host does not have. */
+function placementProblems(config: ExperimentConfig, ncpus: number): string[] {
+  const out = new Set<string>();
+  for (const arm of config.arms) {
+    if (arm.placement === 'host') continue;
+    try {
+      resolvePlacement(config.cpus, arm.cpus, ncpus, arm.cpus ? `arms.${arm.name}.cpus` : 'cpus');
+    } catch (err) {
+      out.add(`cpu placement: ${(err as Error).message}`);
+    }
+  }
+  return [...out];
 }
 
 /** The host facts preflight reads; injectable for tests. */
@@ -217,6 +236,8 @@ export interface PreflightIO {
   meminfo(): string;
   statfs(path: string): { bavail: number; bsize: number };
   dev(path: string): number;
+  /** The host's CPU count (default: os.cpus()). */
+  cpus?(): number;
 }
 
 export const realIO: PreflightIO = {
@@ -256,6 +277,7 @@ export function readHostCapacity(resultsDir: string, io: PreflightIO = realIO): 
     shm: space('/dev/shm', io),
     vartmp: space('/var/tmp', io),
     results: space(resolve(resultsDir), io),
+    cpus: io.cpus?.() ?? cpus().length,
   };
 }
 

@@ -5,7 +5,9 @@
  * the run fails; the run context tears everything down on every path.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { describeCpus, PLACED, resolvePlacement, type ResolvedPlacement } from '../config/placement.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import type { MonitorStats } from '../handler/control.js';
 import type { Monitor } from '../handler/monitor.js';
@@ -20,7 +22,8 @@ import type { MicroVM } from '../vm/microvm.js';
 import type { Accelerator } from '../vm/qemu-args.js';
 import { residentMiB, type RunSpec } from './expand.js';
 import { clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
-import { delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
+import { clusterHandlerMetrics, delta, handlerMetrics, readVmstat, vmStatsOf } from './guest-stats.js';
+import { placeGuest, placeHandler } from './cpu-placement.js';
 import { setUpMemoryArm, type MemoryArm } from './memory-arm.js';
 import { guestTarget, runWorkload, type WorkloadOutcome, type WorkloadPhase } from './workload.js';
 import { TimelineWindow } from './timeline-window.js';
@@ -123,6 +126,7 @@ async function measureGuests(vms: MicroVM[], arm: MemoryArm, o: RunOneOptions, s
     const metrics: Record<string, number> = {
       ...outcomes[i]!.metrics,
       ...handlerMetrics(hb, ha),
+      ...clusterHandlerMetrics(restarted ? undefined : handlerBefore?.cluster, handlerAfter?.cluster),
       ...Object.fromEntries(Object.entries(vmstatDelta).map(([k, v]) => [`guest.vmstat.${k}`, v])),
     };
     if (redis) metrics['redis.keys'] = redis.keys;
@@ -158,6 +162,16 @@ async function monitorDeath(monitor: Monitor): Promise<string | undefined> {
   return `fluidmem-monitor (pid ${monitor.pid}) ${how} during the run${again}: its guests stop rather than lose memory (see logs/monitor.log)`;
 }
 
+/** "vcpus 1, emulator 1, monitor 1, store 0" ("float" where unpinned). */
+function describePlacement(p: ResolvedPlacement): string {
+  return PLACED.map((k) => `${k} ${describeCpus(p[k])}`).join(', ');
+}
+
+/** Adds a guest's observed placement; several guests' distinct values are joined by '|'. */
+function mergePlacement(into: Record<string, string>, add: Record<string, string>): void {
+  for (const [k, v] of Object.entries(add)) into[k] = into[k] && into[k] !== v ? `${into[k]}|${v}` : v;
+}
+
 export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord> {
   const started = Date.now();
   const record: RunRecord = {
@@ -173,12 +187,15 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     const image = o.image;
     const accelerator = o.accelerator;
     o.onPhase?.('start');
+    const placement = resolvePlacement(o.config.cpus, spec.arm.cpus, cpus().length, spec.arm.cpus ? `arms.${spec.arm.name}.cpus` : 'cpus');
     arm = await setUpMemoryArm(ctx, o.config, spec.arm);
+    record.placement = { requested: describePlacement(placement), ...await placeHandler(ctx, arm.monitor, placement) };
     o.onPhase?.('boot');
     const vms: MicroVM[] = [];
     for (const vmConfig of spec.vms) {
       const plan = arm.plan(vmConfig);
       const vm = await launchGuest({ ctx, vm: vmConfig, image, accelerator, ...plan });
+      mergePlacement(record.placement, await placeGuest(vm, placement));
       if (arm.monitor) {
         o.onPhase?.('attach');
         await waitForAttach(arm.monitor, vm, vmConfig.name, 15_000);

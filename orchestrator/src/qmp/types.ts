@@ -27,6 +27,8 @@ export interface QmpCommands {
    * and the guest's virtio_balloon driver); query-balloon says where it is. */
   balloon: { args: { value: number }; ret: Record<string, never> };
   'query-balloon': { args: undefined; ret: { actual: number } };
+  /** One entry per vCPU; `thread-id` is the host thread running it (TCG and KVM). */
+  'query-cpus-fast': { args: undefined; ret: Array<{ 'cpu-index': number; 'thread-id': number; target: string }> };
   'human-monitor-command': { args: { 'command-line': string }; ret: string };
 }
 

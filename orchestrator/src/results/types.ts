@@ -27,7 +27,9 @@ export interface RunRecord {
   /** Arm plus the varying parameters: the unit that repetitions are grouped by. */
   variant: string;
   arm: { name: string; kind: 'fluidmem' | 'swap' | 'none'; placement?: 'guest' | 'host'; backend?: string; residentMiB?: number; swapOn?: string };
-  /** Host-placed runs: where each process ran ({workload: 'cpu 1', monitor: ..., swap: ...}). */
+  /** Where each process ran. Host-placed runs: {workload: 'cpu 1', monitor: ..., swap: ...};
+   * guest runs: `requested` (the resolved cpus:) and the CPUs the kernel then allowed the
+   * vcpus, emulator (QEMU's other threads), monitor and store threads (experiment/cpu-placement.ts). */
   placement?: Record<string, string>;
   repetition: number;
   params: Record<string, string | number | boolean>;
@@ -46,8 +48,9 @@ export interface RunRecord {
   /** The config's timeline as it ran (results/series.ts); the series file sits beside. */
   timeline?: TimelineRecord;
   /** The arm's Redis Cluster (store: redis-cluster): each master before and after the
-   * workload (experiment/cluster-metrics.ts; flat as redis.master.I.* in `metrics`). */
-  redis?: { cluster: { before?: ClusterMasterStats[]; after: ClusterMasterStats[] } };
+   * workload, and (host runs) the sample with the most keys taken during it
+   * (experiment/cluster-metrics.ts; flat as redis.master.I.* in `metrics`). */
+  redis?: { cluster: { before?: ClusterMasterStats[]; after: ClusterMasterStats[]; peak?: ClusterMasterStats[] } };
   /** fluidmem arms: the crashed monitor restarted during the run (handler/monitor.ts
    * MonitorRestart; count also in metrics as handler.monitor_restarts). */
   monitorRestarts?: { at: string; exit: string; oldPid: number; newPid?: number; ok: boolean; error?: string; ms: number }[];

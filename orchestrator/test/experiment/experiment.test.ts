@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -92,10 +92,14 @@ describe('experiments end to end', () => {
     expect(readdirSync(runsDir)).toEqual([]);
   });
 
-  it('one handler serves two guests at once, each in its own namespace', async () => {
-    const cfg = tinyVariant(REDIS_ARM, (src) => src.replace('vms:\n', 'vms:\n  - { name: vm1, memory: 256M, timeouts: { boot: 150s, command: 300s } }\n'));
+  it('one handler serves two guests at once, each in its own namespace, placed on the CPUs asked for', async () => {
+    const placed = REDIS_ARM.replace(' }\n', ', cpus: { vcpus: 0, emulator: last, monitor: last, store: last } }\n');
+    const cfg = tinyVariant(placed, (src) => src.replace('vms:\n', 'vms:\n  - { name: vm1, memory: 256M, timeouts: { boot: 150s, command: 300s } }\n'));
     const { records } = await runExperiment(loadConfig(cfg), { resultsRoot });
     expect(records[0]!.status, records[0]!.error).toBe('ok');
+    // read back from the kernel (Cpus_allowed_list of every thread), both guests alike
+    const last = String(cpus().length - 1);
+    expect(records[0]!.placement).toEqual({ requested: `vcpus 0, emulator ${last}, monitor ${last}, store ${last}`, vcpus: '0', emulator: last, monitor: last, store: last });
     expect(records[0]!.vms.map((v) => v.name)).toEqual(['vm1', 'vm0']);
     for (const vm of records[0]!.vms) {
       expect(vm.metrics['latency.ns.average']).toBeGreaterThan(0);
