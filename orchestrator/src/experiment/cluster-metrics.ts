@@ -12,6 +12,9 @@
  *   redis.master.I.commands       commands processed during the workload (total after
  *                                 minus before; after alone when the master changed)
  *   redis.master.I.slots          slots it serves
+ * Key counts come from the snapshot with the most keys among `after` and a peak sampled
+ * during the workload (ClusterKeySampler): a host benchmark's region detaches when it
+ * exits, which deletes its keys before `after` is taken.
  */
 import type { MasterStats } from '../kvstore/cluster-store.js';
 import type { ClusterHandle } from './memory-arm.js';
@@ -21,18 +24,62 @@ export function clusterSnapshot(cluster: ClusterHandle): Promise<MasterStats[]> 
   return cluster.store.masterStats(cluster.keyStart);
 }
 
-/** Flat metrics from the snapshots (see the file comment). */
-export function clusterMetrics(before: MasterStats[] | undefined, after: MasterStats[]): Record<string, number> {
-  const total = after.reduce((n, m) => n + (m.prefixKeys ?? 0), 0);
+function runKeys(s: MasterStats[]): number {
+  return s.reduce((n, m) => n + (m.prefixKeys ?? 0), 0);
+}
+
+/** Flat metrics from the snapshots (see the file comment); `peak`: the sampler's. */
+export function clusterMetrics(before: MasterStats[] | undefined, after: MasterStats[], peak?: MasterStats[]): Record<string, number> {
+  const keysFrom = peak && runKeys(peak) > runKeys(after) ? peak : after;
+  const total = runKeys(keysFrom);
   const out: Record<string, number> = { 'redis.keys': total, 'redis.masters': after.length };
   for (const m of after) {
     const b = before?.find((x) => x.index === m.index);
+    const k = keysFrom.find((x) => x.index === m.index)?.prefixKeys ?? 0;
     const p = `redis.master.${m.index}`;
-    out[`${p}.keys`] = m.prefixKeys ?? 0;
-    out[`${p}.keys_share`] = total === 0 ? 0 : (m.prefixKeys ?? 0) / total;
+    out[`${p}.keys`] = k;
+    out[`${p}.keys_share`] = total === 0 ? 0 : k / total;
     out[`${p}.used_memory`] = m.usedMemory;
     out[`${p}.commands`] = b && b.id === m.id ? m.totalCommandsProcessed - b.totalCommandsProcessed : m.totalCommandsProcessed;
     out[`${p}.slots`] = m.slots;
   }
   return out;
+}
+
+/** Samples the run's key count per master every `intervalMs` while a workload runs and
+ * keeps the snapshot with the most keys. An embedded cluster holds only this run's keys,
+ * so DBSIZE (O(1) per master) stands for the prefix count there; an external one is
+ * SCANned under the run's prefix (heavier: every 5th interval). Sampling errors (a master
+ * failing over) skip that sample. */
+export class ClusterKeySampler {
+  private best: MasterStats[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(private readonly cluster: ClusterHandle, private readonly intervalMs = 2000) {}
+
+  start(): void {
+    const every = this.cluster.embedded ? this.intervalMs : this.intervalMs * 5;
+    this.timer = setInterval(() => void this.sample(), every);
+  }
+
+  private async sample(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const s = this.cluster.embedded
+        ? (await this.cluster.store.masterStats()).map((m) => ({ ...m, prefixKeys: m.keys }))
+        : await clusterSnapshot(this.cluster);
+      if (!this.best || runKeys(s) > runKeys(this.best)) this.best = s;
+    } catch { /* a failover in progress: the next sample */ } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Stops sampling (one last sample first) and returns the peak, if any sample worked. */
+  async stop(): Promise<MasterStats[] | undefined> {
+    clearInterval(this.timer);
+    await this.sample();
+    return this.best;
+  }
 }

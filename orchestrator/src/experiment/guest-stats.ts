@@ -1,6 +1,6 @@
 /** Guest-side and handler-side counters around a workload: /proc/vmstat deltas and the
  * handler's stats, flattened into metrics. */
-import type { Counters, MonitorStats, VmStats } from '../handler/control.js';
+import type { ClusterCounters, Counters, MonitorStats, VmStats } from '../handler/control.js';
 import type { MicroVM } from '../vm/microvm.js';
 
 const VMSTAT_KEYS = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgmajfault', 'pgfault'];
@@ -67,4 +67,22 @@ export function handlerMetrics(before: Counters | undefined, after: Counters | u
     'handler.fault_latency_ns.p50': histogramQuantile(window, 0.5),
     'handler.fault_latency_ns.p99': histogramQuantile(window, 0.99),
   };
+}
+
+const CLUSTER_COUNTERS = ['moved', 'ask', 'tryagain', 'clusterdown', 'stalled_faults', 'conn_losses', 'map_refreshes', 'wait_rounds', 'wait_timeouts'] as const;
+
+/** The redis-cluster:// backend's counters over the window (`handler.cluster.*`: redirects
+ * followed, faults stalled on an unserved slot, replica WAITs), plus the masters and
+ * replicas it sees at the end. Monitor-wide, like the store; {} with other backends. A
+ * counter that went down (a restarted monitor) counts from zero. */
+export function clusterHandlerMetrics(before: ClusterCounters | undefined, after: ClusterCounters | undefined): Record<string, number> {
+  if (!after) return {};
+  const out: Record<string, number> = {};
+  for (const k of CLUSTER_COUNTERS) {
+    const b = before?.[k] ?? 0;
+    out[`handler.cluster.${k}`] = after[k] >= b ? after[k] - b : after[k];
+  }
+  out['handler.cluster.masters'] = after.masters;
+  out['handler.cluster.replicas'] = after.replicas;
+  return out;
 }

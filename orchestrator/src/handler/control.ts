@@ -39,8 +39,26 @@ export interface VmStats extends Counters {
   meta_bytes: number;
 }
 
+/** The redis-cluster:// backend's counters (monitor-wide; absent with other backends). */
+export interface ClusterCounters {
+  moved: number;
+  ask: number;
+  tryagain: number;
+  clusterdown: number;
+  /** faults that waited for a slot with no reachable master (a failover, a reshard) */
+  stalled_faults: number;
+  conn_losses: number;
+  map_refreshes: number;
+  /** WAIT rounds (replica acknowledgements) and those that timed out */
+  wait_rounds: number;
+  wait_timeouts: number;
+  masters: number;
+  replicas: number;
+}
+
 export interface MonitorStats {
   ok: true;
+  cluster?: ClusterCounters;
   capacity: number;
   backend: 'dram' | 'redis';
   tracked_pages: number;

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { parseConfig } from '../../src/config/load.js';
 import type { ArmConfig } from '../../src/config/schema.js';
-import { clusterMetrics, clusterSnapshot } from '../../src/experiment/cluster-metrics.js';
+import { ClusterKeySampler, clusterMetrics, clusterSnapshot } from '../../src/experiment/cluster-metrics.js';
+import { clusterHandlerMetrics } from '../../src/experiment/guest-stats.js';
 import { expandRuns } from '../../src/experiment/expand.js';
 import { REDIS_BYTES_PER_PAGE, runNeeds, SERVICE_MIB } from '../../src/experiment/preflight.js';
 import { startCluster, startHandler } from '../../src/experiment/memory-arm.js';
@@ -74,6 +75,19 @@ describe('cluster arm', () => {
         expect(shares[i]).toBeGreaterThan(0.2);
       }
       expect([0, 1, 2].reduce((s, i) => s + m[`redis.master.${i}.slots`]!, 0)).toBe(16384);
+
+      // A host benchmark's keys are gone (its region detached) before `after` is read:
+      // the sampler's peak, taken while they existed, still gives the spread.
+      const sampler = new ClusterKeySampler(handle, 50);
+      sampler.start();
+      await new Promise((r) => setTimeout(r, 300));
+      await cluster.store.deleteKeys('');
+      const peak = await sampler.stop();
+      const gone = await clusterSnapshot(handle);
+      expect(clusterMetrics(before, gone)['redis.keys']).toBe(0);
+      const fromPeak = clusterMetrics(before, gone, peak);
+      expect(fromPeak['redis.keys']).toBe(601); // DBSIZE: embedded clusters hold only the run's keys (and here 'unrelated')
+      for (const i of [0, 1, 2]) expect(fromPeak[`redis.master.${i}.keys_share`]).toBeGreaterThan(0.2);
     } finally {
       await cluster.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -133,5 +147,15 @@ workload: { command: ["true"] }
     expect(clusterMetrics([s('old', 5000, 0)], [s('old', 7000, 10)])['redis.master.0.commands']).toBe(2000);
     expect(clusterMetrics([s('old', 5000, 0)], [s('new', 300, 10)])['redis.master.0.commands']).toBe(300);
     expect(clusterMetrics(undefined, [s('new', 0, 0)])['redis.master.0.keys_share']).toBe(0);
+  });
+
+  it('reports the handler\'s cluster counters over the window, from zero after a monitor restart', () => {
+    const c = (stalled: number, moved: number) => ({ moved, ask: 0, tryagain: 0, clusterdown: 1, stalled_faults: stalled, conn_losses: 0, map_refreshes: 2, wait_rounds: 10, wait_timeouts: 0, masters: 3, replicas: 3 });
+    const m = clusterHandlerMetrics(c(5, 1), c(12, 4));
+    expect(m['handler.cluster.stalled_faults']).toBe(7);
+    expect(m['handler.cluster.moved']).toBe(3);
+    expect(m['handler.cluster.masters']).toBe(3);
+    expect(clusterHandlerMetrics(c(50, 9), c(3, 0))['handler.cluster.stalled_faults']).toBe(3);
+    expect(clusterHandlerMetrics(undefined, undefined)).toEqual({});
   });
 });
