@@ -1,665 +1,32 @@
-/* backend.c -- where evicted pages live: a DRAM store, or Redis with write-behind.
+/* backend.c -- choosing the backend (backend.h), the settings the Redis kinds share, and
+ * the shutdown drain, which works through the ops table alone.
  *
- * DRAM: pages are copied into 4 MiB chunks; a slot index (kept in struct page) names
- * a page, freed slots go on a stack.
- *
- * Redis: two pipelined, non-blocking connections driven by the monitor's epoll loop,
- * using hiredis only to format commands and parse replies.
- *   - the write-behind connection carries SET and UNLINK in order. An evicted page's
- *     content stays in a write-behind buffer (a fixed pool) until its SET is
- *     acknowledged; faults on it are served from that buffer (state QUEUED).
- *   - the fetch connection carries GET only, so fault service never queues behind
- *     bulk writes. A GET is only issued for a page whose SET was acknowledged, and an
- *     UNLINK racing a GET only matters if the page was removed, in which case the
- *     reply is ignored; so the two streams need no cross-ordering.
- * Replies are matched to requests by a FIFO of pending operations per connection.
- * Outages, restarts, -LOADING, -OOM and stalls: see "Redis connections" below (deadlines,
- * reconnect and in-order resend, back-pressure). Keys: {prefix}{vm id}:{nonce}:{page}. */
+ * Keys of the Redis kinds carry a per-instance nonce, so two monitors on one Redis with
+ * the same prefix and VM id never share keys; FLUIDMEM_KEY_NONCE sets it (a restarted
+ * monitor reusing its predecessor's keys). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <hiredis/hiredis.h>
+#include "backend.h"
+#include "core.h"
+#include "wbuf.h"
 
-#include "monitor.h"
-#include "spin.h"
-#include "rcluster.h"
-#include "resp_conn.h"
+const struct backend_ops *BE;
+struct redis_settings redis_cfg = {.deadline_ns = 10000ull * 1000000ull};
 
-#define PS FM_PAGE_SIZE
-#define WB_PAGES 2048u
-#define DRAM_CHUNK 1024u
-#define DEL_BATCH 256
-
-static enum backend_kind kind;
-static bool cluster; /* redis-cluster://: the Redis operations go to rcluster.c */
-
-enum backend_kind backend_kind(void) { return kind; }
-
-/* ---- DRAM store ---- */
-
-static unsigned char **chunks;
-static uint32_t nchunks, *dfree, ndfree, capdfree;
-
-static void *xrealloc(void *p, size_t n)
+const char *redis_nonce(void)
 {
-	void *q = realloc(p, n);
-	if (!q) {
-		logmsg("out of memory");
-		exit(1);
-	}
-	return q;
+	return redis_cfg.nonce;
 }
 
-uint32_t dram_store(const void *page)
+/* FLUIDMEM_REDIS_TIMEOUT_MS, FLUIDMEM_KEY_NONCE, --key-prefix length, the write-behind pool */
+static int redis_settings_init(char *err, size_t errlen)
 {
-	if (!ndfree) {
-		chunks = xrealloc(chunks, (nchunks + 1) * sizeof *chunks);
-		chunks[nchunks] = aligned_alloc(PS, (size_t)DRAM_CHUNK * PS);
-		if (!chunks[nchunks]) {
-			logmsg("out of memory (dram store)");
-			exit(1);
-		}
-		if (capdfree < (nchunks + 1) * DRAM_CHUNK) {
-			capdfree = (nchunks + 1) * DRAM_CHUNK;
-			dfree = xrealloc(dfree, capdfree * sizeof *dfree);
-		}
-		for (uint32_t i = DRAM_CHUNK; i > 0; i--)
-			dfree[ndfree++] = nchunks * DRAM_CHUNK + i - 1;
-		nchunks++;
-	}
-	uint32_t s = dfree[--ndfree];
-	memcpy((void *)dram_page(s), page, PS);
-	return s;
-}
-
-const void *dram_page(uint32_t s)
-{
-	return chunks[s / DRAM_CHUNK] + (size_t)(s % DRAM_CHUNK) * PS;
-}
-
-void dram_free(uint32_t s)
-{
-	dfree[ndfree++] = s;
-}
-
-size_t dram_meta_bytes(void)
-{
-	return nchunks * sizeof *chunks + capdfree * sizeof *dfree;
-}
-
-/* ---- write-behind buffers ---- */
-
-static unsigned char *wb;
-static uint32_t wbfree[WB_PAGES], nwbfree, wbreserved;
-
-uint32_t wb_available(void) { return nwbfree - wbreserved; }
-void wb_reserve(uint32_t n) { wbreserved += n; }
-void wb_unreserve(uint32_t n) { wbreserved -= n; }
-const void *wb_page(uint32_t b) { return wb + (size_t)b * PS; }
-
-uint32_t wb_take(const void *page)
-{
-	uint32_t b = wbfree[--nwbfree];
-	wbreserved--;
-	memcpy(wb + (size_t)b * PS, page, PS);
-	return b;
-}
-
-void wb_release(uint32_t b)
-{
-	wbfree[nwbfree++] = b;
-}
-
-/* ---- Redis connections ----
- *
- * Every request stays in its connection's FIFO (with what it needs to be sent again: its
- * key or keys, and for a SET the write-behind buffer) until its reply has been handled, so
- * the whole FIFO can be re-sent in order at any time; SET, UNLINK and GET are idempotent,
- * so re-sending a suffix after a prefix already ran leaves Redis as if each ran once.
- *   - transport error (EOF, reset, write error): reconnect (every RECONNECT_MS) and resend
- *     the FIFO. Only done when the server closed the connection, so no old command can run
- *     after the resent ones. A stalled server (SIGSTOP, CLIENT PAUSE, half-open peer) is
- *     never abandoned for a new connection: its buffered commands could run later.
- *   - -LOADING / -BUSY / -TRYAGAIN / -MASTERDOWN: wait HOLD_MS, then resend the FIFO from
- *     the refused request on the same connection (replies still due to the old pipeline
- *     are skipped; on one connection they all run before the resent commands).
- *   - -OOM / -MISCONF on a SET: back-pressure: evictions stop (redis_backpressure()), the
- *     SETs are retried every OOM_RETRY_MS; faults keep being served (QUEUED pages from
- *     their write-behind buffers). Nothing dies.
- *   - deadline: a connection with requests outstanding and no reply for
- *     FLUIDMEM_REDIS_TIMEOUT_MS (default 10000), or unable to reconnect for as long,
- *     fails closed: the monitor logs why and exits (attached processes stop, exit 70).
- *   - any other error reply: fatal, as before. */
-
-#define RECONNECT_MS 100
-#define HOLD_MS 100
-#define OOM_RETRY_MS 250
-#define HANDSHAKE_TIMEOUT_MS 1000
-
-enum { OP_SET = 1, OP_GET, OP_DEL, OP_PGET /* prefetch GET: .buf = buffer, .t0 = generation */ };
-struct rop {
-	uint8_t type;
-	uint32_t pg, buf, nkeys;
-	uint64_t uid, t0;
-	char *key;   /* SET, GET */
-	char **keys; /* DEL (UNLINK of nkeys keys) */
-};
-
-enum { RC_UP, RC_HOLD, RC_DOWN };
-
-struct rconn {
-	const char *name;
-	struct resp_conn conn;       /* socket, reader, output buffer (resp_conn.h) */
-	struct rop *ops;
-	size_t ohead, ocount, opcap; /* ring */
-	int st;
-	uint64_t until;              /* RC_HOLD: resend time; RC_DOWN: next reconnect attempt */
-	uint64_t since;              /* last reply (or start of waiting); RC_DOWN: when it went down */
-	struct epref ep;
-};
-
-static void conn_reply(struct resp_conn *rc, redisReply *r);
-static void conn_lost(struct resp_conn *rc, const char *why);
-static void conn_broken(struct resp_conn *rc, const char *why);
-static void conn_writable(struct resp_conn *rc);
-static const struct resp_conn_hooks hooks = {conn_reply, conn_lost, conn_broken, conn_writable};
-static struct rconn rc_wb = {.name = "write-behind", .conn = {.name = "write-behind", .hooks = &hooks, .data = &rc_wb, .fd = -1, .heard = &rc_wb.since}},
-		    rc_fetch = {.name = "fetch", .conn = {.name = "fetch", .hooks = &hooks, .data = &rc_fetch, .fd = -1, .heard = &rc_fetch.since}};
-static char **delkeys;
-static size_t ndel;
-static const char *spec_saved;
-static uint64_t deadline_ns = 10000ull * 1000000ull;
-static bool oom;             /* back-pressure: Redis refused a SET for lack of memory */
-static char nonce[17];
-
-static void fatal(const char *what, const char *detail)
-{
-	logmsg("redis %s: %s; exiting (attached processes stop with the monitor)", what, detail);
-	exit(1);
-}
-
-/* Write-behind ops ever pushed / answered: the connection is in order, so every op pushed
- * up to a mark is acknowledged once wb_acked >= mark (vm.c frees staging areas and answers
- * DISCARD only then: a page's only copy never lives in monitor memory alone). */
-static uint64_t wb_pushed, wb_acked;
-
-static struct rop *op_at(struct rconn *c, size_t i)
-{
-	return &c->ops[(c->ohead + i) % c->opcap];
-}
-
-static void push_op(struct rconn *c, struct rop op)
-{
-	if (c->ocount == c->opcap) {
-		c->ops = resp_ring_grow(c->ops, sizeof *c->ops, c->ohead, c->ocount, &c->opcap, 1024);
-		c->ohead = 0;
-	}
-	if (!c->ocount)
-		c->since = now_ns(); /* idle until now: the deadline counts from here */
-	*op_at(c, c->ocount++) = op;
-	if (c == &rc_wb)
-		wb_pushed++;
-}
-
-static void free_op(struct rop *op)
-{
-	free(op->key);
-	for (uint32_t i = 0; i < op->nkeys; i++)
-		free(op->keys[i]);
-	free(op->keys);
-}
-
-static void pop_op(struct rconn *c)
-{
-	if (c == &rc_wb)
-		wb_acked++;
-	free_op(op_at(c, 0));
-	c->ohead = (c->ohead + 1) % c->opcap;
-	c->ocount--;
-	c->conn.nsent--;
-}
-
-/* Formats one request into the output buffer. */
-static void format_op(struct rconn *c, const struct rop *op)
-{
-	const char *argv[DEL_BATCH + 1];
-	size_t lens[DEL_BATCH + 1];
-	int argc;
-	if (op->type == OP_SET && !vm_by_uid(op->uid)) {
-		/* (re)sent after its VM left: its key is being deleted anyway, and UNLINK is
-		 * allowed under -OOM, so a departed VM's pages free Redis memory while others wait */
-		argv[0] = "UNLINK", lens[0] = 6;
-		argv[1] = op->key, lens[1] = strlen(op->key);
-		argc = 2;
-	} else if (op->type == OP_SET || op->type == OP_GET || op->type == OP_PGET) {
-		/* SET and GET are formatted in place (issue 11 item 3): the page goes from its
-		 * write-behind buffer straight into the output buffer, one copy instead of two
-		 * (hiredis' formatted command, then the output buffer) and no allocation */
-		bool set = op->type == OP_SET;
-		size_t klen = strlen(op->key);
-		char hdr[FM_KEY_MAX + 48];
-		int hl = snprintf(hdr, sizeof hdr, set ? "*3\r\n$3\r\nSET\r\n$%zu\r\n" : "*2\r\n$3\r\nGET\r\n$%zu\r\n", klen);
-		resp_conn_append(&c->conn, hdr, (size_t)hl);
-		resp_conn_append(&c->conn, op->key, klen);
-		if (set) {
-			hl = snprintf(hdr, sizeof hdr, "\r\n$%u\r\n", PS);
-			resp_conn_append(&c->conn, hdr, (size_t)hl);
-			resp_conn_append(&c->conn, wb_page(op->buf), PS);
-		}
-		resp_conn_append(&c->conn, "\r\n", 2);
-		return;
-	} else {
-		argv[0] = "UNLINK", lens[0] = 6;
-		for (uint32_t i = 0; i < op->nkeys; i++)
-			argv[i + 1] = op->keys[i], lens[i + 1] = strlen(op->keys[i]);
-		argc = (int)op->nkeys + 1;
-	}
-	if (resp_conn_append_argv(&c->conn, argc, argv, lens) < 0)
-		fatal("format", "out of memory");
-}
-
-/* Formats every queued op not yet in the output buffer (only while the connection is up). */
-static void format_pending(struct rconn *c)
-{
-	if (c->st != RC_UP)
-		return;
-	for (; c->conn.nsent < c->ocount; c->conn.nsent++)
-		format_op(c, op_at(c, c->conn.nsent));
-}
-
-static void disconnect(struct rconn *c, const char *why)
-{
-	if (c->st == RC_DOWN)
-		return;
-	logmsg("redis %s: %s; reconnecting and resending %zu requests in order", c->name, why, c->ocount);
-	resp_conn_close(&c->conn);
-	c->st = RC_DOWN;
-	c->since = now_ns();
-	c->until = c->since; /* first attempt at once */
-}
-
-static void kick(struct rconn *c)
-{
-	if (c->st == RC_DOWN)
-		return;
-	format_pending(c); /* RC_HOLD: only what is already formatted goes out (replies skipped) */
-	resp_conn_flush(&c->conn);
-}
-
-/* "{prefix}{vmid}:{nonce}:{page}" into out; fatal if it does not fit (never truncated). */
-static void key_of(char *out, size_t n, const char *vmid, uint32_t pg)
-{
-	int k = snprintf(out, n, "%s%s:%s:%u", M.key_prefix, vmid, nonce, pg);
-	if (k < 0 || (size_t)k >= n)
-		fatal("key", "a key does not fit its buffer (prefix or vm id too long)");
-}
-
-static char *key_dup(const char *vmid, uint32_t pg)
-{
-	char key[FM_KEY_MAX];
-	key_of(key, sizeof key, vmid, pg);
-	char *k = strdup(key);
-	if (!k)
-		fatal("key", "out of memory");
-	return k;
-}
-
-void redis_flush_dels(void)
-{
-	if (cluster)
-		return; /* batched per slot in cluster.c */
-	if (!ndel)
-		return;
-	char **keys = xrealloc(NULL, ndel * sizeof *keys);
-	memcpy(keys, delkeys, ndel * sizeof *keys);
-	push_op(&rc_wb, (struct rop){.type = OP_DEL, .keys = keys, .nkeys = (uint32_t)ndel});
-	ndel = 0;
-	kick(&rc_wb);
-}
-
-void redis_del(struct vm *vm, uint32_t pg)
-{
-	if (kind != BK_REDIS)
-		return;
-	if (cluster)
-		return rcl_del(vm, pg);
-	if (!delkeys)
-		delkeys = xrealloc(NULL, DEL_BATCH * sizeof *delkeys);
-	delkeys[ndel] = key_dup(vm->id, pg);
-	if (++ndel == DEL_BATCH)
-		redis_flush_dels();
-}
-
-void redis_set(struct vm *vm, uint32_t pg, uint32_t buf)
-{
-	if (cluster)
-		return rcl_set(vm, pg, buf);
-	redis_flush_dels(); /* an older UNLINK of this key must not overtake the SET */
-	push_op(&rc_wb, (struct rop){.type = OP_SET, .pg = pg, .buf = buf, .uid = vm->uid, .key = key_dup(vm->id, pg)});
-	/* written by redis_kick() at the end of the loop iteration: one write per batch */
-}
-
-bool redis_prefetch(struct vm *vm, uint32_t pg, uint32_t idx, uint32_t gen)
-{
-	if (cluster)
-		return rcl_prefetch(vm, pg, idx, gen);
-	push_op(&rc_fetch, (struct rop){.type = OP_PGET, .pg = pg, .buf = idx, .uid = vm->uid, .t0 = gen,
-					.key = key_dup(vm->id, pg)});
-	return true;
-}
-
-void redis_fetch_kick(void)
-{
-	if (cluster)
-		return cl_kick();
-	kick(&rc_fetch);
-}
-
-void redis_get(struct vm *vm, uint32_t pg, uint64_t t0)
-{
-	if (cluster)
-		return rcl_get(vm, pg, t0);
-	/* .buf carries the page's fetch generation: see on_reply */
-	push_op(&rc_fetch, (struct rop){.type = OP_GET, .pg = pg, .buf = vm->pages[pg].slot, .uid = vm->uid,
-					.t0 = t0, .key = key_dup(vm->id, pg)});
-	kick(&rc_fetch);
-}
-
-const char *backend_nonce(void)
-{
-	return nonce;
-}
-
-uint64_t redis_durable_mark(void)
-{
-	if (kind != BK_REDIS)
-		return 0;
-	if (cluster)
-		return rcl_write_mark();
-	redis_flush_dels();
-	return wb_pushed;
-}
-
-bool redis_durable(uint64_t mark)
-{
-	return kind != BK_REDIS || (cluster ? rcl_written(mark) : wb_acked >= mark);
-}
-
-bool redis_backpressure(void)
-{
-	return kind == BK_REDIS && (cluster ? cl_backpressure() : oom);
-}
-
-/* Stop reading this pipeline's replies and resend the FIFO from its head after delay_ms. */
-static void hold(struct rconn *c, uint64_t delay_ms)
-{
-	c->conn.skip = c->conn.nsent - 1; /* the refused request's reply is the one being handled */
-	c->conn.nsent = 0;
-	c->st = RC_HOLD;
-	c->until = now_ns() + delay_ms * 1000000ull;
-}
-
-static void on_reply(struct rconn *c, redisReply *r)
-{
-	struct rop *op = op_at(c, 0);
-	if (r->type == REDIS_REPLY_ERROR) {
-		if (resp_err_is(r, "LOADING") || resp_err_is(r, "BUSY") || resp_err_is(r, "TRYAGAIN") || resp_err_is(r, "MASTERDOWN")) {
-			logmsg("redis %s: %s; waiting, then resending %zu requests", c->name, r->str, c->ocount);
-			hold(c, HOLD_MS);
-			return;
-		}
-		if (op->type == OP_SET && (resp_err_is(r, "OOM") || resp_err_is(r, "MISCONF"))) {
-			if (!oom)
-				logmsg("redis %s: %s; evictions stop until Redis accepts writes again "
-				       "(%zu writes waiting, retried every %d ms)", c->name, r->str, c->ocount, OOM_RETRY_MS);
-			oom = true;
-			hold(c, OOM_RETRY_MS);
-			return;
-		}
-		fatal(c->name, r->str);
-	}
-	struct rop o = *op;
-	switch (o.type) {
-	case OP_SET:
-		if (oom) {
-			oom = false;
-			logmsg("redis %s: writes accepted again; evictions resume", c->name);
-		}
-		wb_release(o.buf);
-		redis_set_done(o.uid, o.pg, o.buf);
-		break;
-	case OP_GET: {
-		struct vm *vm = vm_by_uid(o.uid);
-		/* A reply to an older GET (the page was removed, refilled, evicted and faulted
-		 * again meanwhile) carries stale content: only the current fetch counts. */
-		if (!vm || vm->pages[o.pg].state != P_FETCHING || vm->pages[o.pg].slot != o.buf)
-			break;
-		if (r->type == REDIS_REPLY_NIL && (vm->pages[o.pg].flags & F_UNSURE)) {
-			vm_place_fetched(vm, o.pg, NULL, o.t0); /* reattached page without a key: zero */
-			break;
-		}
-		if (r->type != REDIS_REPLY_STRING || r->len != PS) {
-			logmsg("vm %s: page %u LOST: its key %s is %s in Redis; failing this VM closed "
-			       "(its process stops rather than read a wrong page)", vm->id, o.pg, o.key,
-			       r->type == REDIS_REPLY_NIL ? "missing" : "of the wrong length");
-			vm_destroy(vm, "page lost by the backend");
-			break;
-		}
-		vm_place_fetched(vm, o.pg, r->str, o.t0);
-		spin_note(now_ns()); /* the next fault usually follows a reply closely */
-		break;
-	}
-	case OP_PGET:
-		vm_prefetch_reply(o.uid, o.pg, o.buf, (uint32_t)o.t0,
-				  r->type == REDIS_REPLY_STRING && r->len == PS ? r->str : NULL);
-		break;
-	default:
-		break;
-	}
-	pop_op(c);
-}
-
-/* resp_conn hooks (resp_conn.h): the connection's client data is its struct rconn */
-static void conn_reply(struct resp_conn *rc, redisReply *r) { on_reply(rc->data, r); }
-static void conn_lost(struct resp_conn *rc, const char *why) { disconnect(rc->data, why); }
-static void conn_broken(struct resp_conn *rc, const char *why) { fatal(rc->name, why); }
-static void conn_writable(struct resp_conn *rc) { kick(rc->data); }
-
-void redis_conn_event(void *ptr, uint32_t events)
-{
-	if (cluster)
-		return cl_event(ptr, events);
-	resp_conn_event(&((struct rconn *)ptr)->conn, events);
-}
-
-void redis_kick(void)
-{
-	if (kind != BK_REDIS)
-		return;
-	if (cluster)
-		return cl_kick();
-	redis_flush_dels();
-	kick(&rc_wb);
-	kick(&rc_fetch);
-}
-
-/* the cluster counters as JSON (stats: "cluster"), 0 when the backend is not a cluster */
-int backend_cluster_stats(char *buf, size_t n)
-{
-	return cluster ? rcl_stats_json(buf, n) : 0;
-}
-
-size_t redis_pending(void)
-{
-	return kind != BK_REDIS ? 0 : cluster ? cl_pending_writes() : rc_wb.ocount + ndel;
-}
-
-/* blocking request used only while connecting (AUTH, PING); the socket has timeouts */
-static int sync_cmd(int fd, redisReader *rd, int argc, const char **argv, char *err, size_t errlen)
-{
-	redisReply *r = resp_sync_cmd(fd, rd, argc, argv, err, errlen);
-	if (!r)
-		return -1;
-	int rc = 0;
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errlen, "%s: %s", argv[0], r->str);
-		rc = -1;
-	}
-	freeReplyObject(r);
-	return rc;
-}
-
-static int rconn_open(struct rconn *c, const char *spec, char *err, size_t errlen)
-{
-	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_MS / 1000, .tv_usec = (HANDSHAKE_TIMEOUT_MS % 1000) * 1000};
-	int fd;
-	redisReader *rd = NULL;
-	if (!strncmp(spec, "unix://", 7)) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		const char *path = spec + 7;
-		if (strlen(path) >= sizeof sa.sun_path) {
-			snprintf(err, errlen, "unix socket path too long");
-			return -1;
-		}
-		strcpy(sa.sun_path, path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0)
-			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-			snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
-			goto fail;
-		}
-	} else {
-		char host[256];
-		const char *hp = spec + 8, *colon = strrchr(hp, ':');
-		if (!colon || (size_t)(colon - hp) >= sizeof host) {
-			snprintf(err, errlen, "expected redis://HOST:PORT, got %s", spec);
-			return -1;
-		}
-		memcpy(host, hp, (size_t)(colon - hp));
-		host[colon - hp] = 0;
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-		int g = getaddrinfo(host, colon + 1, &hints, &ai);
-		if (g) {
-			snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(g));
-			return -1;
-		}
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0)
-			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv); /* bounds connect() too */
-		if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			snprintf(err, errlen, "cannot connect to %s: %s", spec, strerror(errno));
-			freeaddrinfo(ai);
-			goto fail;
-		}
-		freeaddrinfo(ai);
-		resp_sock_tune(fd, (unsigned int)(deadline_ns / 1000000ull));
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	rd = redisReaderCreate();
-	const char *pw = getenv("FLUIDMEM_REDIS_PASSWORD");
-	if (pw && *pw) {
-		const char *auth[2] = {"AUTH", pw};
-		if (sync_cmd(fd, rd, 2, auth, err, errlen) < 0)
-			goto fail;
-	}
-	const char *ping[1] = {"PING"};
-	if (sync_cmd(fd, rd, 1, ping, err, errlen) < 0)
-		goto fail;
-	c->ep.kind = EP_REDIS;
-	c->ep.ptr = c;
-	if (resp_conn_attach(&c->conn, fd, rd, M.epfd, &c->ep) < 0) {
-		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
-		goto fail;
-	}
-	c->st = RC_UP;
-	c->since = now_ns();
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	if (rd)
-		redisReaderFree(rd);
-	return -1;
-}
-
-/* Deadlines, holds and reconnects of one connection; returns ms until it needs a look. */
-static int rconn_tick(struct rconn *c)
-{
-	uint64_t now = now_ns();
-	char why[256];
-	if (c->st == RC_DOWN) {
-		if (now - c->since > deadline_ns) {
-			snprintf(why, sizeof why, "cannot reconnect for %llu ms (deadline FLUIDMEM_REDIS_TIMEOUT_MS) "
-				 "with %zu requests outstanding; failing closed",
-				 (unsigned long long)(deadline_ns / 1000000ull), c->ocount);
-			fatal(c->name, why);
-		}
-		if (now < c->until)
-			return (int)((c->until - now) / 1000000ull) + 1;
-		char err[256];
-		if (rconn_open(c, spec_saved, err, sizeof err) < 0) {
-			c->until = now + RECONNECT_MS * 1000000ull;
-			return RECONNECT_MS;
-		}
-		logmsg("redis %s: reconnected; resending %zu requests", c->name, c->ocount);
-		kick(c);
-		return c->ocount ? RECONNECT_MS : -1;
-	}
-	if (c->st == RC_HOLD) {
-		if (now < c->until)
-			return (int)((c->until - now) / 1000000ull) + 1;
-		c->st = RC_UP;
-		c->since = now;
-		kick(c);
-	}
-	if (!c->ocount && !c->conn.skip)
-		return -1;
-	if (now - c->since > deadline_ns) {
-		snprintf(why, sizeof why, "no reply for %llu ms with %zu requests outstanding (deadline "
-			 "FLUIDMEM_REDIS_TIMEOUT_MS): Redis is stalled; failing closed",
-			 (unsigned long long)((now - c->since) / 1000000ull), c->ocount);
-		fatal(c->name, why);
-	}
-	return 100;
-}
-
-int backend_tick(void)
-{
-	if (kind != BK_REDIS)
-		return -1;
-	if (cluster)
-		return cl_tick();
-	int a = rconn_tick(&rc_wb), b = rconn_tick(&rc_fetch);
-	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
-}
-
-int backend_init(const char *spec, char *err, size_t errlen)
-{
-	if (!strcmp(spec, "dram")) {
-		kind = BK_DRAM;
-		return 0;
-	}
-	cluster = !strncmp(spec, RCL_SCHEME, strlen(RCL_SCHEME));
-	if (strncmp(spec, "redis://", 8) && strncmp(spec, "unix://", 7) && !cluster) {
-		snprintf(err, errlen, "unknown backend '%s' (expected dram, redis://HOST:PORT, unix:///PATH or "
-			 "redis-cluster://HOST:PORT[,HOST:PORT...])", spec);
-		return -1;
-	}
-	kind = BK_REDIS;
-	spec_saved = spec;
 	const char *t = getenv("FLUIDMEM_REDIS_TIMEOUT_MS");
 	if (t && *t) {
 		char *end;
@@ -668,18 +35,16 @@ int backend_init(const char *spec, char *err, size_t errlen)
 			snprintf(err, errlen, "FLUIDMEM_REDIS_TIMEOUT_MS must be 100..3600000 ms, got '%s'", t);
 			return -1;
 		}
-		deadline_ns = ms * 1000000ull;
+		redis_cfg.deadline_ns = ms * 1000000ull;
 	}
-	/* The key namespace carries a per-instance nonce, so two monitors on one Redis with
-	 * the same prefix and VM id never share keys. FLUIDMEM_KEY_NONCE sets it (a restarted
-	 * monitor reusing its predecessor's keys). */
+	char *nonce = redis_cfg.nonce;
 	const char *nv = getenv("FLUIDMEM_KEY_NONCE");
 	if (nv && *nv) {
-		if (strlen(nv) >= sizeof nonce || strspn(nv, "0123456789abcdefghijklmnopqrstuvwxyz") != strlen(nv)) {
+		if (strlen(nv) >= sizeof redis_cfg.nonce || strspn(nv, "0123456789abcdefghijklmnopqrstuvwxyz") != strlen(nv)) {
 			snprintf(err, errlen, "FLUIDMEM_KEY_NONCE must be 1..16 characters [0-9a-z]");
 			return -1;
 		}
-		snprintf(nonce, sizeof nonce, "%s", nv);
+		snprintf(nonce, sizeof redis_cfg.nonce, "%s", nv);
 	} else {
 		unsigned char rnd[8];
 		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
@@ -694,49 +59,44 @@ int backend_init(const char *spec, char *err, size_t errlen)
 			 strlen(M.key_prefix), FM_KEY_PREFIX_MAX);
 		return -1;
 	}
-	wb = aligned_alloc(PS, (size_t)WB_PAGES * PS);
-	if (!wb) {
+	if (wbuf_init() < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (uint32_t i = WB_PAGES; i > 0; i--)
-		wbfree[nwbfree++] = i - 1;
-	if (cluster) {
-		if (rcl_init(spec + strlen(RCL_SCHEME), nonce, deadline_ns, err, errlen) < 0)
-			return -1;
-		logmsg("redis-cluster keys: {%s{vm id}:%s:{page/%d}}:{page} (deadline %llu ms)", M.key_prefix, nonce,
-		       RCL_CHUNK_PAGES, (unsigned long long)(deadline_ns / 1000000ull));
-		return 0;
-	}
-	if (rconn_open(&rc_wb, spec, err, errlen) < 0 || rconn_open(&rc_fetch, spec, err, errlen) < 0)
-		return -1;
-	logmsg("redis keys: %s{vm id}:%s:{page} (deadline %llu ms)", M.key_prefix, nonce,
-	       (unsigned long long)(deadline_ns / 1000000ull));
 	return 0;
 }
 
-/* used at shutdown: wait (bounded) until every write and delete is acknowledged */
-void redis_drain(int timeout_ms)
+int backend_init(const char *spec, const struct backend_client *client, char *err, size_t errlen)
 {
-	if (kind != BK_REDIS)
-		return;
+	static const struct backend_ops *const all[] = {&backend_dram, &backend_cluster, &backend_redis};
+	const struct backend_ops *be = NULL;
+	for (size_t i = 0; i < sizeof all / sizeof all[0] && !be; i++)
+		if (all[i]->matches(spec))
+			be = all[i];
+	if (!be) {
+		snprintf(err, errlen, "unknown backend '%s' (expected dram, redis://HOST:PORT, unix:///PATH or "
+			 "redis-cluster://HOST:PORT[,HOST:PORT...])", spec);
+		return -1;
+	}
+	if ((be->caps & BC_REMOTE) && redis_settings_init(err, errlen) < 0)
+		return -1;
+	BE = be;
+	return be->init(spec, client, err, errlen);
+}
+
+void backend_drain(int timeout_ms)
+{
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	if (cluster)
-		cl_kick();
-	else
-		redis_flush_dels();
-	while ((cluster ? cl_pending_writes() : rc_wb.ocount) && now_ns() < deadline) {
-		if (cluster)
-			cl_kick();
-		else
-			kick(&rc_wb);
-		int t = backend_tick();
+	BE->kick();
+	while (BE->pending() && now_ns() < deadline) {
+		BE->kick();
+		int t = BE->tick();
 		struct epoll_event evs[16];
 		int n = epoll_wait(M.epfd, evs, 16, t < 0 || t > 50 ? 50 : t);
 		for (int i = 0; i < n; i++) {
 			struct epref *r = evs[i].data.ptr;
 			if (r->kind == EP_REDIS)
-				redis_conn_event(r->ptr, evs[i].events);
+				BE->event(r->ptr, evs[i].events);
 		}
 	}
 }

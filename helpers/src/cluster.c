@@ -24,7 +24,7 @@
 
 #include "cluster.h"
 #include "crc16.h"
-#include "monitor.h"
+#include "core.h"
 #include "resp_conn.h"
 
 #define MAX_NODES 64
@@ -90,14 +90,6 @@ static void conn_lost(struct resp_conn *rc, const char *why);
 static void conn_broken(struct resp_conn *rc, const char *why);
 static void conn_writable(struct resp_conn *rc);
 static const struct resp_conn_hooks hooks = {conn_reply, conn_lost, conn_broken, conn_writable};
-
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (!q)
-		fatal("memory", "out of memory");
-	return q;
-}
 
 /* ---- nodes ---- */
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "backend.h"
 #include "monitor.h"
 #include "spin.h"
 #include "wp.h"
@@ -108,7 +109,7 @@ static void counters_json(struct sbuf *b, const struct counters *c)
 
 static void stats_json(struct sbuf *b)
 {
-	size_t meta = dram_meta_bytes();
+	size_t meta = BE->meta_bytes ? BE->meta_bytes() : 0;
 	uint64_t tracked = 0;
 	for (struct vm *v = M.vms; v; v = v->next)
 		if (!v->dead) {
@@ -117,7 +118,7 @@ static void stats_json(struct sbuf *b)
 		}
 	sb_printf(b, "{\"ok\":true,\"capacity\":%llu,\"backend\":\"%s\",\"tracked_pages\":%llu,"
 		     "\"meta_bytes\":%zu,\"bytes_per_tracked_page\":%.2f,\"total\":{",
-		  (unsigned long long)M.capacity, backend_kind() == BK_DRAM ? "dram" : "redis",
+		  (unsigned long long)M.capacity, BE->stats_name,
 		  (unsigned long long)tracked, meta, tracked ? (double)meta / (double)tracked : 0.0);
 	counters_json(b, &M.total);
 	char fast[512], clean[512], pf[256];
@@ -140,7 +141,7 @@ static void stats_json(struct sbuf *b)
 		first = 0;
 	}
 	char cl[512];
-	if (backend_cluster_stats(cl, sizeof cl) > 0) /* redis-cluster:// only: redirects, stalls, WAITs */
+	if (BE->stats_json && BE->stats_json(cl, sizeof cl) > 0) /* redis-cluster://: redirects, stalls, WAITs */
 		sb_printf(b, "],\"cluster\":%s}\n", cl);
 	else
 		sb_printf(b, "]}\n");
@@ -231,7 +232,7 @@ static void reply_error(struct client *c, const char *msg)
 }
 
 static bool resize_done(void) { return used_pages() <= M.capacity; }
-static bool flush_done(void) { return evictions_idle() && redis_pending() == 0; }
+static bool flush_done(void) { return evictions_idle() && BE->pending() == 0; }
 
 static void handle_line(struct client *c, const char *line)
 {
@@ -265,7 +266,7 @@ static void handle_line(struct client *c, const char *line)
 		evict_tick();
 		c->waiting = W_RESIZE;
 	} else if (!strcmp(cmd, "flush")) {
-		redis_kick();
+		BE->kick();
 		c->waiting = W_FLUSH;
 	} else {
 		char msg[96];

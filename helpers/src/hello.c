@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "backend.h"
 #include "monitor.h"
 
 #ifndef SO_PEERPIDFD
@@ -254,18 +255,18 @@ static bool verify_reattach(const char *text, const struct hello *h, char *err, 
 	char inst[64] = "", nonce[64] = "";
 	json_get_str(text, "instance", inst, sizeof inst);
 	json_get_str(text, "nonce", nonce, sizeof nonce);
-	if (backend_kind() == BK_DRAM) {
-		snprintf(err, errlen, "cannot resume vm '%s': the dram backend keeps evicted pages in the monitor's "
-			 "memory, so they died with the previous monitor process", h->id);
+	if (!(BE->caps & BC_REMOTE)) {
+		snprintf(err, errlen, "cannot resume vm '%s': the %s backend keeps evicted pages in the monitor's "
+			 "memory, so they died with the previous monitor process", h->id, BE->name);
 		return false;
 	}
 	if (!strcmp(inst, M.instance)) {
 		snprintf(err, errlen, "this monitor detached vm '%s' for good earlier; it cannot reattach", h->id);
 		return false;
 	}
-	if (strcmp(nonce, backend_nonce()) != 0) {
+	if (strcmp(nonce, BE->nonce()) != 0) {
 		snprintf(err, errlen, "cannot resume vm '%s': its pages are under key nonce '%.20s', this monitor uses "
-			 "'%s' (start it with FLUIDMEM_KEY_NONCE=%.20s)", h->id, nonce, backend_nonce(), nonce);
+			 "'%s' (start it with FLUIDMEM_KEY_NONCE=%.20s)", h->id, nonce, BE->nonce(), nonce);
 		return false;
 	}
 	return is_tmpfs_file(h->statefd, err, errlen);
@@ -414,7 +415,7 @@ void hello_on_event(void *ptr)
 		free(h);
 		char ok[160];
 		snprintf(ok, sizeof ok, "{\"ok\":true,\"instance\":\"%s\",\"nonce\":\"%s\",\"durable\":%s}", M.instance,
-			 backend_nonce(), backend_kind() == BK_REDIS ? "true" : "false");
+			 BE->nonce(), BE->caps & BC_REMOTE ? "true" : "false");
 		hello_reply(vm->sock, ok);
 		return;
 	}

@@ -1,4 +1,5 @@
-/* monitor.c -- fluidmem-monitor: main program and event loop.
+/* monitor.c -- fluidmem-monitor: main program and event loop, and what every part shares
+ * (monitor.h): the state M, the clock and the log.
  *
  *   fluidmem-monitor --socket PATH --control PATH
  *                    --backend redis://HOST:PORT|unix:///PATH|redis-cluster://HOST:PORT[,...]|dram
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +29,41 @@
 #include <sys/socket.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "monitor.h"
+#include "backend.h"
 #include "spin.h"
+#include "monitor.h"
+
+struct monitor M;
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void logmsg(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "fluidmem-monitor: %s\n", buf);
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+	if (!q) {
+		logmsg("out of memory");
+		exit(1);
+	}
+	return q;
+}
 
 static void bye_at_exit(void)
 {
@@ -107,7 +140,7 @@ int main(int argc, char **argv)
 
 	M.epfd = epoll_create1(EPOLL_CLOEXEC);
 	char err[512];
-	if (backend_init(backend, err, sizeof err) < 0) {
+	if (backend_init(backend, &vm_backend_client, err, sizeof err) < 0) {
 		fprintf(stderr, "fluidmem-monitor: backend %s: %s\n", backend, err);
 		return 1;
 	}
@@ -156,7 +189,7 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		struct epoll_event evs[64];
 		/* deadlines first: dropping a VM or resending to Redis can make progress */
-		int ticks = sooner(backend_tick(), vm_tick()); /* Redis holds/reconnects, EVICTED deadlines */
+		int ticks = sooner(BE->tick(), vm_tick()); /* Redis holds/reconnects, EVICTED deadlines */
 		/* M.progress still set: deferred work left by the bounded rounds below, don't sleep */
 		int timeout = spin_timeout(M.progress ? 0 : sooner(hello_timeout_ms(), ticks), now_ns());
 		int n = epoll_wait(M.epfd, evs, 64, timeout);
@@ -174,7 +207,7 @@ int main(int argc, char **argv)
 			case EP_HELLO: hello_on_event(r->ptr); break;
 			case EP_VMSOCK: vm_on_sock(r->ptr); break;
 			case EP_UFFD: vm_on_uffd(r->ptr); spin_note(now_ns()); break;
-			case EP_REDIS: redis_conn_event(r->ptr, evs[i].events); break;
+			case EP_REDIS: BE->event(r->ptr, evs[i].events); break;
 			case EP_SIGNAL: stopping = true; break;
 			}
 		}
@@ -185,7 +218,7 @@ int main(int argc, char **argv)
 			deferred_retry();
 		}
 		evict_tick();
-		redis_kick();
+		BE->kick();
 		control_tick();
 		hello_expire();
 		reap_vms();
@@ -193,7 +226,7 @@ int main(int argc, char **argv)
 	logmsg("shutting down");
 	for (struct vm *v = M.vms; v; v = v->next)
 		vm_destroy(v, "monitor shutting down");
-	redis_drain(5000);
+	backend_drain(5000);
 	reap_vms();
 	unlink(sock_path);
 	unlink(ctl_path);

@@ -1,7 +1,7 @@
 /* wp.c -- clean-page tracking: evict a page whose store copy is current without writing it
  * (issue 11, item 2; Redis backend).
  *
- * A page fetched from Redis keeps its key (F_REMOTE), and vm.c installs it write-protected
+ * A page fetched from Redis keeps its key (F_REMOTE), and fault.c installs it write-protected
  * (UFFDIO_COPY_MODE_WP) on a region the attach library registered for asynchronous
  * write-protect (UFFD_FEATURE_WP_ASYNC: a guest write is resolved inside the kernel, no
  * message, and the page counts as written from then on). Such a page is F_CLEAN and its
@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "uffd_compat.h"
+#include "backend.h"
 #include "monitor.h"
 #include "wp.h"
 
@@ -88,7 +89,7 @@ bool wp_on(struct vm *vm)
 		return false;
 	if (!env_enabled())
 		return off(vm, "%s", "FLUIDMEM_CLEAN_SKIP=0"), false;
-	if (backend_kind() != BK_REDIS)
+	if (!(BE->caps & BC_REMOTE)) /* a fetch consumes the store's copy: nothing to keep */
 		return off(vm, "%s", "dram backend: nothing to save"), false;
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/pagemap", (int)vm->pid);
