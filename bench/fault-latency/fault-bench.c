@@ -2,8 +2,16 @@
  *
  *   fault-bench kernel  --pages N            kernel anonymous first-touch faults
  *                                            (write: allocate+zero; read: zero page)
- *   fault-bench bare    --pages N            bare userfaultfd round trip: a forked
- *                                            child answers every fault with UFFDIO_ZEROPAGE
+ *   fault-bench bare    --pages N [--handler-cpu LIST] [--spin]
+ *                                            bare userfaultfd round trip: a forked
+ *                                            child answers every fault with UFFDIO_ZEROPAGE;
+ *                                            --handler-cpu pins that child (a cpulist like
+ *                                            taskset's: "1", "0,1", "0-1"), as the monitor
+ *                                            is pinned, so baseline and subject share one
+ *                                            placement; --spin makes it busy-poll a
+ *                                            non-blocking uffd instead of sleeping in poll()
+ *                                            (the floor for a handler on a CPU of its own;
+ *                                            row "uffd-bare-spin")
  *   fault-bench monitor --pages N --control PATH
  *        run under LD_PRELOAD=libfluidmem-attach.so with FLUIDMEM_REGION_BYTES = 2N pages;
  *        zero-fill: first read of N never-touched pages; then N pages are written
@@ -19,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,7 +102,52 @@ static void kernel_mode(size_t n, uint64_t *lat)
 	touch_read("kernel-first-touch-read", r, n, lat);
 }
 
-static void bare_mode(size_t n, uint64_t *lat)
+/* Parses a taskset-style cpulist ("1", "0,1", "0-1") into set; false if malformed. */
+static int parse_cpulist(const char *s, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+		if (end == s)
+			return 0;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a)
+				return 0;
+		}
+		for (unsigned long c = a; c <= b && c < CPU_SETSIZE; c++)
+			CPU_SET(c, set);
+		s = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return 0;
+	}
+	return CPU_COUNT(set) > 0;
+}
+
+/* The trivial handler: answers every fault with UFFDIO_ZEROPAGE; sleeps in poll() between
+ * faults, or with spin busy-polls a non-blocking read. Never returns. */
+static void bare_handler(int uffd, int spin)
+{
+	if (spin)
+		fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		if (!spin) {
+			struct pollfd p = {.fd = uffd, .events = POLLIN};
+			poll(&p, 1, -1);
+		}
+		struct uffd_msg m;
+		if (read(uffd, &m, sizeof m) != sizeof m)
+			continue;
+		if (m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		struct uffdio_zeropage z = {.range = {m.arg.pagefault.address & ~(PS - 1), PS}};
+		ioctl(uffd, UFFDIO_ZEROPAGE, &z);
+	}
+}
+
+static void bare_mode(size_t n, uint64_t *lat, const char *handler_cpu, int spin)
 {
 	unsigned char *r = map_private(n);
 	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
@@ -103,21 +157,25 @@ static void bare_mode(size_t n, uint64_t *lat)
 		perror("userfaultfd");
 		exit(1);
 	}
-	pid_t child = fork();
-	if (child == 0) { /* the trivial handler, in its own process like the monitor */
-		for (;;) {
-			struct pollfd p = {.fd = uffd, .events = POLLIN};
-			poll(&p, 1, -1);
-			struct uffd_msg m;
-			if (read(uffd, &m, sizeof m) != sizeof m)
-				continue;
-			if (m.event != UFFD_EVENT_PAGEFAULT)
-				continue;
-			struct uffdio_zeropage z = {.range = {m.arg.pagefault.address & ~(PS - 1), PS}};
-			ioctl(uffd, UFFDIO_ZEROPAGE, &z);
-		}
+	/* the child inherits the handler's CPUs: set them around the fork, then restore ours */
+	cpu_set_t mine, hset;
+	if (sched_getaffinity(0, sizeof mine, &mine) < 0) {
+		perror("sched_getaffinity");
+		exit(1);
 	}
-	touch_read("uffd-bare-roundtrip", r, n, lat);
+	if (handler_cpu && (!parse_cpulist(handler_cpu, &hset) || sched_setaffinity(0, sizeof hset, &hset) < 0)) {
+		fprintf(stderr, "fault-bench: cannot run the handler on CPUs '%s': %s\n", handler_cpu, strerror(errno));
+		exit(1);
+	}
+	pid_t child = fork();
+	if (child == 0) /* the trivial handler, in its own process like the monitor */
+		bare_handler(uffd, spin);
+	if (child < 0 || sched_setaffinity(0, sizeof mine, &mine) < 0) {
+		perror("fork / restoring the faulter's CPUs");
+		exit(1);
+	}
+	usleep(20000); /* let the child settle on its CPU before the first fault */
+	touch_read(spin ? "uffd-bare-spin" : "uffd-bare-roundtrip", r, n, lat);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 }
@@ -241,22 +299,32 @@ static void monitor_mode(size_t n, const char *ctl, uint64_t *lat)
 int main(int argc, char **argv)
 {
 	size_t n = 4096;
-	const char *ctl = NULL;
+	const char *ctl = NULL, *handler_cpu = NULL;
+	int spin = 0;
 	if (argc < 2) {
-		fprintf(stderr, "usage: fault-bench kernel|bare|monitor --pages N [--control PATH]\n");
+		fprintf(stderr, "usage: fault-bench kernel|bare|monitor --pages N [--control PATH] [--handler-cpu LIST] [--spin]\n");
 		return 2;
 	}
-	for (int i = 2; i + 1 < argc; i += 2) {
+	for (int i = 2; i < argc; i += 2) {
+		if (!strcmp(argv[i], "--spin")) {
+			spin = 1;
+			i--;
+			continue;
+		}
+		if (i + 1 >= argc)
+			break;
 		if (!strcmp(argv[i], "--pages"))
 			n = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--control"))
 			ctl = argv[i + 1];
+		else if (!strcmp(argv[i], "--handler-cpu"))
+			handler_cpu = *argv[i + 1] ? argv[i + 1] : NULL;
 	}
 	uint64_t *lat = calloc(n, sizeof *lat);
 	if (!strcmp(argv[1], "kernel"))
 		kernel_mode(n, lat);
 	else if (!strcmp(argv[1], "bare"))
-		bare_mode(n, lat);
+		bare_mode(n, lat, handler_cpu, spin);
 	else if (!strcmp(argv[1], "monitor") && ctl)
 		monitor_mode(n, ctl, lat);
 	else {

@@ -10,6 +10,18 @@
 # FLUIDLAB_HELPERS_OUT=DIR (relative to helpers/, e.g. build/dev) builds and runs the helpers
 # from there instead of helpers/bin (which a long measurement may be using);
 # FLUIDLAB_HELPERS_BIN=DIR runs prebuilt helpers from DIR and builds none.
+# Placement (issue 11 item 4; each a taskset cpulist, empty = not pinned, i.e. inherited):
+#   FAULT_CPU    the faulting process (and the attach library's agent thread in it), and the
+#                kernel and bare baselines' faulting thread
+#   MONITOR_CPU  fluidmem-monitor, and the bare baseline's handler (same placement)
+#   REDIS_CPU    redis-server
+#   AGENT_CPU    the attach library's agent thread (FLUIDMEM_AGENT_CPUS; default: FAULT_CPU)
+#   KEEP_AWAKE   CPUs that get a SCHED_IDLE busy loop (keepawake.c) for the whole run, so
+#                they never go idle: baselines and subjects alike run under it
+#   FAULT_BENCH_RUNS  which monitor runs (default "dram-base dram redis-base redis")
+# The placement, FLUIDMEM_SPIN_US, the load average and the busiest other processes are
+# recorded in the output. With MONITOR_CPU disjoint from FAULT_CPU the bare handler is also
+# measured busy-polling (uffd-bare-spin: the floor for a handler with a CPU of its own).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -24,39 +36,85 @@ else
 fi
 mkdir -p "$HERE/build"
 ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$HERE/build/fault-bench" "$HERE/fault-bench.c"
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$HERE/build/keepawake" "$HERE/keepawake.c"
 B="$HERE/build/fault-bench"
 T=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
 OUT="$T/results.jsonl"
+FAULT_CPU=${FAULT_CPU:-} MONITOR_CPU=${MONITOR_CPU:-} REDIS_CPU=${REDIS_CPU:-} KEEP_AWAKE=${KEEP_AWAKE:-}
+AGENT_CPU=${AGENT_CPU:-}
+RUNS=${FAULT_BENCH_RUNS:-dram-base dram redis-base redis}
+# pin CPULIST CMD...: runs CMD on CPULIST (taskset), or as inherited when CPULIST is empty
+pin() {
+	local c=$1
+	shift
+	if [ -n "$c" ]; then taskset -c "$c" "$@"; else "$@"; fi
+}
+# the busiest processes other than this bench's (what else was running), as a JSON string
+others() {
+	ps -eo pcpu=,psr=,comm= --sort=-pcpu | grep -v -e fault-bench -e fluidmem-monit -e redis-server \
+		-e keepawake -e ' ps$' | head -5 | awk '{printf "%s%s%% cpu%s %s", (NR>1?"; ":""), $1, $2, $3}' |
+		sed 's/"/ /g'
+}
+placement() { # $1 = when
+	printf '{"mode":"placement-%s","fault_cpu":"%s","agent_cpu":"%s","monitor_cpu":"%s","redis_cpu":"%s","keep_awake":"%s",' \
+		"$1" "$FAULT_CPU" "$AGENT_CPU" "$MONITOR_CPU" "$REDIS_CPU" "$KEEP_AWAKE"
+	printf '"spin_us":"%s","loadavg":"%s","others":"%s"}\n' "${FLUIDMEM_SPIN_US:-default}" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)" "$(others)"
+}
+for c in ${KEEP_AWAKE//,/ }; do
+	"$HERE/build/keepawake" "$c" &
+	PIDS+=($!)
+done
+cpus() { # cpulist -> one CPU number per line
+	local part
+	for part in ${1//,/ }; do seq "${part%-*}" "${part#*-}"; done
+}
+split= # the monitor has CPUs of its own
+if [ -n "$MONITOR_CPU" ] && [ -n "$FAULT_CPU" ] &&
+	[ -z "$(sort <(cpus "$FAULT_CPU") <(cpus "$MONITOR_CPU") | uniq -d)" ]; then
+	split=yes
+fi
+bare() { # $1 = row name suffix ("" = uffd-bare-roundtrip), rest: extra fault-bench args
+	local name=$1
+	shift
+	pin "$FAULT_CPU" "$B" bare --pages "$PAGES" --handler-cpu "$MONITOR_CPU" "$@" |
+		if [ -n "$name" ]; then sed "s/\"mode\":\"uffd-bare-[a-z]*\"/\"mode\":\"$name\"/"; else cat; fi
+}
+placement start >>"$OUT"
 
-redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 600 --save '' --appendonly no >"$T/redis.log" 2>&1 &
+pin "$REDIS_CPU" redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 600 --save '' --appendonly no >"$T/redis.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do [ -S "$T/redis.sock" ] && break; sleep 0.05; done
 
-"$B" kernel --pages "$PAGES" >>"$OUT"
-"$B" bare --pages "$PAGES" >>"$OUT"
+pin "$FAULT_CPU" "$B" kernel --pages "$PAGES" >>"$OUT"
+bare "" >>"$OUT"
+[ -n "$split" ] && bare uffd-bare-spin-start --spin >>"$OUT"
 for backend in dram "unix://$T/redis.sock"; do
 	for variant in base new; do
 		name=$([ "$backend" = dram ] && echo dram || echo redis)
 		[ "$variant" = base ] && name="$name-base"
+		case " $RUNS " in *" $name "*) ;; *) continue ;; esac
 		envs=()
 		[ "$variant" = base ] && envs=(FLUIDMEM_SPIN_US=0 FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0)
-		env "${envs[@]}" "$H/fluidmem-monitor" --socket "$T/$name.s" --control "$T/$name.c" --backend "$backend" \
+		pin "$MONITOR_CPU" env "${envs[@]}" "$H/fluidmem-monitor" --socket "$T/$name.s" --control "$T/$name.c" --backend "$backend" \
 			--capacity "$CAP" --key-prefix "bench-$name:" >"$T/$name.out" 2>"$T/$name.err" &
 		PIDS+=($!)
 		for _ in $(seq 100); do grep -q ready "$T/$name.out" 2>/dev/null && break; sleep 0.05; done
-		"$B" bare --pages "$PAGES" | sed "s/uffd-bare-roundtrip/uffd-bare-before-$name/" >>"$OUT"
-		FLUIDMEM_SOCKET="$T/$name.s" FLUIDMEM_REGION_BYTES=$((2 * PAGES * 4096)) FLUIDMEM_VM_ID="bench-$name" \
-			LD_PRELOAD="$H/libfluidmem-attach.so" "$B" monitor --pages "$PAGES" --control "$T/$name.c" |
+		bare "uffd-bare-before-$name" >>"$OUT"
+		pin "$FAULT_CPU" env FLUIDMEM_SOCKET="$T/$name.s" FLUIDMEM_REGION_BYTES=$((2 * PAGES * 4096)) \
+			FLUIDMEM_VM_ID="bench-$name" FLUIDMEM_AGENT_CPUS="$AGENT_CPU" LD_PRELOAD="$H/libfluidmem-attach.so" "$B" monitor --pages "$PAGES" --control "$T/$name.c" |
 			sed "s/\"mode\":\"monitor-/\"mode\":\"$name-/" >>"$OUT"
-		"$B" bare --pages "$PAGES" | sed "s/uffd-bare-roundtrip/uffd-bare-after-$name/" >>"$OUT"
+		bare "uffd-bare-after-$name" >>"$OUT"
 		kill "${PIDS[-1]}"
 		wait "${PIDS[-1]}" 2>/dev/null || true
 		unset 'PIDS[-1]'
 	done
 done
+[ -n "$split" ] && bare uffd-bare-spin-end --spin >>"$OUT"
+placement end >>"$OUT"
 [ -n "${FAULT_BENCH_KEEP:-}" ] && cp "$OUT" "$FAULT_BENCH_KEEP"
 
 # Each monitor measurement is compared with bare round trips measured right before and
@@ -70,15 +128,27 @@ const us = (ns) => (ns / 1000).toFixed(2).padStart(9);
 const bareFor = (name) => (by(`uffd-bare-before-${name}`).p50_ns + by(`uffd-bare-after-${name}`).p50_ns) / 2;
 const bareMean = (name) => (by(`uffd-bare-before-${name}`).mean_ns + by(`uffd-bare-after-${name}`).mean_ns) / 2;
 console.log(`fault-latency: ${pages} pages per measurement, monitor capacity ${cap} pages (${(pages / cap).toFixed(0)}x overcommit in the read passes)`);
+for (const w of ['start', 'end']) {
+  const p = by(`placement-${w}`);
+  if (!p) continue;
+  const c = (v) => v || 'any';
+  console.log(`placement (${w}): faulter cpu ${c(p.fault_cpu)}, agent cpu ${p.agent_cpu || 'as faulter'}, monitor+bare handler cpu ${c(p.monitor_cpu)}, ` +
+    `redis cpu ${c(p.redis_cpu)}, keep-awake spinners on ${p.keep_awake || 'none'}; FLUIDMEM_SPIN_US ${p.spin_us}; ` +
+    `load ${p.loadavg}; busiest others: ${p.others}`);
+}
 console.log(`${'path'.padEnd(28)} ${'p50 us'.padStart(9)} ${'p99 us'.padStart(9)} ${'mean us'.padStart(9)}`);
 for (const r of rows) {
-  if ('p50_ns' in r) console.log(`${r.mode.padEnd(28)} ${us(r.p50_ns)} ${us(r.p99_ns)} ${us(r.mean_ns)}`);
+  if ('p50_ns' in r && r.mode) console.log(`${r.mode.padEnd(28)} ${us(r.p50_ns)} ${us(r.p99_ns)} ${us(r.mean_ns)}`);
 }
 const x = (v) => `${v.toFixed(2)}x`.padStart(7);
 console.log(`\nratios to the adjacent bare round trip (p50 = p50/bare p50; avg = pass time per page/bare mean), base = fast paths off`);
 console.log(`${'run'.padEnd(11)} ${'case'.padEnd(7)} ${'p50'.padStart(7)} ${'avg'.padStart(7)} ${'writes/evict'.padStart(12)} ${'pf hits'.padStart(8)} ${'pf wasted'.padStart(9)} ${'clean'.padStart(6)} bad`);
+const spin = ['uffd-bare-spin-start', 'uffd-bare-spin-end'].map(by).filter(Boolean);
+if (spin.length)
+  console.log(`bare handler busy-polling on its own CPU: p50 ${spin.map((r) => (r.p50_ns / 1000).toFixed(2)).join(' / ')} us (start / end)`);
 for (const b of ['dram', 'redis']) {
   for (const name of [`${b}-base`, b]) {
+    if (!by(`uffd-bare-before-${name}`)) continue;
     const bp = bareFor(name), bm = bareMean(name);
     for (const c of ['fetch', 'random', 'stride']) {
       const f = by(`${name}-${c}`), m = by(`${name}-${c}-meta`);
