@@ -17,10 +17,12 @@
  *      monitor,
  *   3. connects to FLUIDMEM_SOCKET and sends both the region's uffd and the memfd
  *      (SCM_RIGHTS) with a JSON hello,
- *   4. starts the eviction agent thread, then returns the mapping to the caller.
+ *   4. starts the eviction agent thread (on the CPUs of env FLUIDMEM_AGENT_CPUS if set), then
+ *      returns the mapping to the caller.
  * The agent performs UFFDIO_MOVE on the monitor's behalf (the kernel only allows it
- * from a thread of the registered process), copies the moved pages into the memfd and
- * frees its staging slots; see proto.h. Staging lives on its own userfaultfd so that
+ * from a thread of the registered process; one ioctl per run of consecutive pages bound
+ * for consecutive slots), copies the moved pages into the memfd and frees its staging
+ * slots with one madvise per batch; see proto.h. Staging lives on its own userfaultfd so that
  * freeing it posts no REMOVE event on the region's uffd (which made the monitor's
  * installs return EAGAIN), and a read of an unpopulated slot is an immediate SIGBUS
  * (UFFD_FEATURE_SIGBUS) instead of a fault nobody serves. The monitor never reads this
@@ -199,9 +201,41 @@ static void send_discard_locked(struct pending_discard *d)
 
 /* ---- agent: executes EVICT requests in order ---- */
 
+/* Moves the n entries e[0..n) -- consecutive guest pages going to consecutive staging slots --
+ * with as few UFFDIO_MOVE calls as the kernel allows (one when all n pages are mapped) and
+ * sets each entry's status: 0 moved, ENOENT hole (not mapped), or the errno of its move.
+ * A partial move (the kernel stopped at a page: a hole, a pinned page, an mmap change)
+ * continues after the pages it moved; the page it stopped at is then moved on its own. */
+static void move_run(struct fm_evict_ent *e, uint32_t n)
+{
+	uint32_t done = 0;
+	while (done < n) {
+		struct uffdio_move mv = {
+			.dst = staging_base + (uint64_t)e[done].slot * FM_PAGE_SIZE,
+			.src = region_base + e[done].page * FM_PAGE_SIZE,
+			.len = (uint64_t)(n - done) * FM_PAGE_SIZE,
+			.mode = 0,
+			.move = 0,
+		};
+		int rc = ioctl(stage_uffd, UFFDIO_MOVE, &mv), err = errno;
+		uint32_t moved = rc == 0 ? n - done : mv.move > 0 ? (uint32_t)((uint64_t)mv.move / FM_PAGE_SIZE) : 0;
+		for (uint32_t k = 0; k < moved; k++)
+			e[done + k].status = 0;
+		done += moved;
+		if (rc == 0 || moved)
+			continue; /* all moved, or resume after the moved ones */
+		if (err == EAGAIN) { /* mmap changing: an event is pending; try again */
+			sched_yield();
+			continue;
+		}
+		e[done++].status = err; /* this page stays where it is */
+	}
+}
+
 /* Moves each page into its private staging slot (atomically: the guest cannot write it
- * halfway), copies it into the memfd slot the monitor reads, then frees the private slots
- * of the batch (no event: staging has its own uffd without EVENT_REMOVE). */
+ * halfway; runs of consecutive pages bound for consecutive slots in one UFFDIO_MOVE), copies
+ * it into the memfd slot the monitor reads, then frees the private slots of the batch (one
+ * madvise; no event: staging has its own uffd without EVENT_REMOVE). */
 static bool agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 {
 	uint32_t lo = UINT32_MAX, hi = 0;
@@ -216,35 +250,21 @@ static bool agent_evict(struct fm_hdr *h, struct fm_evict_ent *e)
 		if (e[i].slot >= FM_STAGING_PAGES || e[i].page >= region_len / FM_PAGE_SIZE)
 			die("EVICT names slot %u / page %" PRIu64 " outside staging / the region", e[i].slot,
 			    (uint64_t)e[i].page);
+	for (uint32_t i = 0, run; i < h->count; i += run) {
+		for (run = 1; i + run < h->count && e[i + run].page == e[i].page + run &&
+			      e[i + run].slot == e[i].slot + run;
+		     run++)
+			;
+		move_run(e + i, run);
+	}
 	for (uint32_t i = 0; i < h->count; i++) {
-		struct uffdio_move mv = {
-			.dst = staging_base + (uint64_t)e[i].slot * FM_PAGE_SIZE,
-			.src = region_base + e[i].page * FM_PAGE_SIZE,
-			.len = FM_PAGE_SIZE,
-			.mode = 0,
-		};
-		int st = 0;
-		for (;;) {
-			mv.move = 0;
-			if (ioctl(stage_uffd, UFFDIO_MOVE, &mv) == 0) {
-				st = 0;
-				break;
-			}
-			if (errno == EAGAIN && mv.move <= 0) { /* mmap changing: event pending */
-				sched_yield();
-				continue;
-			}
-			st = errno;
-			break;
-		}
-		e[i].status = st;
-		if (st == 0) {
-			memcpy(staging_copy + (size_t)e[i].slot * FM_PAGE_SIZE,
-			       (const void *)(uintptr_t)mv.dst, FM_PAGE_SIZE);
-			rec.e[rec.n++] = (struct fm_staged){.seq = rec.seq, .page = e[i].page, .slot = e[i].slot};
-			lo = e[i].slot < lo ? e[i].slot : lo;
-			hi = e[i].slot + 1 > hi ? e[i].slot + 1 : hi;
-		}
+		if (e[i].status != 0)
+			continue;
+		memcpy(staging_copy + (size_t)e[i].slot * FM_PAGE_SIZE,
+		       (const void *)(staging_base + (uintptr_t)e[i].slot * FM_PAGE_SIZE), FM_PAGE_SIZE);
+		rec.e[rec.n++] = (struct fm_staged){.seq = rec.seq, .page = e[i].page, .slot = e[i].slot};
+		lo = e[i].slot < lo ? e[i].slot : lo;
+		hi = e[i].slot + 1 > hi ? e[i].slot + 1 : hi;
 	}
 	if (lo < hi && sys_madvise((void *)(staging_base + (uintptr_t)lo * FM_PAGE_SIZE),
 				   (size_t)(hi - lo) * FM_PAGE_SIZE, MADV_DONTNEED) < 0)
@@ -498,9 +518,42 @@ static void drain_lost(void)
 	}
 }
 
+/* FLUIDMEM_AGENT_CPUS (a taskset-style cpulist: "1", "0,2", "0-1"): the CPUs the agent
+ * thread runs on (placement study, issue 11 item 4); unset: those of the thread that mapped
+ * the region. A malformed list or one the kernel refuses ends the process (exit 70). */
+static void agent_place(void)
+{
+	const char *s = getenv("FLUIDMEM_AGENT_CPUS");
+	if (!s || !*s)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (const char *p = s; *p;) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+		if (end == p)
+			die("FLUIDMEM_AGENT_CPUS '%.64s' is not a cpulist", s);
+		if (*end == '-') {
+			p = end + 1;
+			b = strtoul(p, &end, 10);
+			if (end == p || b < a)
+				die("FLUIDMEM_AGENT_CPUS '%.64s' is not a cpulist", s);
+		}
+		if (*end && *end != ',')
+			die("FLUIDMEM_AGENT_CPUS '%.64s' is not a cpulist", s);
+		for (unsigned long c = a; c <= b && c < CPU_SETSIZE; c++)
+			CPU_SET(c, &set);
+		p = *end ? end + 1 : end;
+	}
+	int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+	if (rc)
+		die("cannot run the agent on CPUs %.64s (FLUIDMEM_AGENT_CPUS): %s", s, strerror(rc));
+}
+
 static void *agent_main(void *arg)
 {
 	(void)arg;
+	agent_place();
 	for (;;) {
 		ssize_t n = recv(sock, msgbuf, sizeof msgbuf, 0);
 		if (n < 0 && errno == EINTR)
