@@ -19,8 +19,9 @@
  *        times, each a read-only pass: fetch = in order (a sequential scan: each read
  *        faults, FIFO), random = a uniform random permutation (no trend), stride = every
  *        3rd page, wrapping. After each pass a "-meta" line gives the monitor's write-backs
- *        per eviction during that pass (a read-only pass need not write clean pages back)
- *        and its prefetch hits and wasted prefetches.
+ *        per eviction during that pass (a read-only pass need not write clean pages back),
+ *        its prefetch hits and wasted prefetches, and the CPU time per eviction of the
+ *        process's other threads (the attach library's agent: moves and copies).
  * Each access is timed with clock_gettime around a single load/store. Prints one JSON
  * line per measurement: {"mode","count","p50_ns","p99_ns","mean_ns"}. */
 #define _GNU_SOURCE
@@ -39,6 +40,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
@@ -214,6 +216,30 @@ static unsigned long long stat_u64(const char *st, const char *key)
 	return p ? strtoull(p + strlen(k), NULL, 10) : 0ull;
 }
 
+/* CPU time (ns, /proc/self/task/TID/schedstat) of this process's threads other than the
+ * main one: the attach library's agent, which runs the evictions' moves and copies. */
+static unsigned long long agent_cpu_ns(void)
+{
+	unsigned long long sum = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || atoi(de->d_name) == getpid())
+			continue;
+		char path[300];
+		snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", de->d_name);
+		FILE *f = fopen(path, "r");
+		unsigned long long ns = 0;
+		if (f && fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
 /* One read-only pass over the N written pages in the given order; every page is checked.
  * Prints the latency line and, from the monitor's stats around the pass, the write-backs
  * per eviction and the prefetch counters of the pass. Returns the wrong pages. */
@@ -226,6 +252,7 @@ static size_t read_pass(const char *name, volatile unsigned char *r, const size_
 			   h0 = stat_u64(st, "prefetch_hits"), x0 = stat_u64(st, "prefetch_wasted"),
 			   c0 = stat_u64(st, "clean_drops");
 	size_t bad = 0;
+	unsigned long long a0 = agent_cpu_ns();
 	uint64_t t_start = now();
 	for (size_t j = 0; j < n; j++) {
 		size_t i = order[j];
@@ -241,9 +268,11 @@ static size_t read_pass(const char *name, volatile unsigned char *r, const size_
 	control(ctl, "{\"cmd\":\"flush\"}\n");
 	st = control(ctl, "{\"cmd\":\"stats\"}\n");
 	unsigned long long dw = stat_u64(st, "backend_writes") - w0, de = stat_u64(st, "evictions") - e0;
+	unsigned long long agent = agent_cpu_ns() - a0;
 	printf("{\"mode\":\"monitor-%s-meta\",\"pass_ns_per_page\":%.0f,\"evictions\":%llu,\"backend_writes\":%llu,"
+	       "\"agent_ns_per_eviction\":%.0f,"
 	       "\"writes_per_eviction\":%.3f,\"clean_drops\":%llu,\"prefetch_hits\":%llu,\"prefetch_wasted\":%llu,\"bad_pages\":%zu}\n",
-	       name, (double)wall / (double)n, de, dw, de ? (double)dw / (double)de : 0.0,
+	       name, (double)wall / (double)n, de, dw, de ? (double)agent / (double)de : 0.0, de ? (double)dw / (double)de : 0.0,
 	       stat_u64(st, "clean_drops") - c0, stat_u64(st, "prefetch_hits") - h0,
 	       stat_u64(st, "prefetch_wasted") - x0, bad);
 	fflush(stdout);

@@ -46,11 +46,12 @@ OUT="$T/results.jsonl"
 FAULT_CPU=${FAULT_CPU:-} MONITOR_CPU=${MONITOR_CPU:-} REDIS_CPU=${REDIS_CPU:-} KEEP_AWAKE=${KEEP_AWAKE:-}
 AGENT_CPU=${AGENT_CPU:-}
 RUNS=${FAULT_BENCH_RUNS:-dram-base dram redis-base redis}
-# pin CPULIST CMD...: runs CMD on CPULIST (taskset), or as inherited when CPULIST is empty
+# pin CPULIST CMD...: runs CMD on CPULIST (taskset), or as inherited when CPULIST is empty;
+# exec, so that `pin ... &` leaves $! the command's own pid (the cleanup kills it)
 pin() {
 	local c=$1
 	shift
-	if [ -n "$c" ]; then taskset -c "$c" "$@"; else "$@"; fi
+	if [ -n "$c" ]; then exec taskset -c "$c" "$@"; else exec "$@"; fi
 }
 # the busiest processes other than this bench's (what else was running), as a JSON string
 others() {
@@ -80,7 +81,7 @@ fi
 bare() { # $1 = row name suffix ("" = uffd-bare-roundtrip), rest: extra fault-bench args
 	local name=$1
 	shift
-	pin "$FAULT_CPU" "$B" bare --pages "$PAGES" --handler-cpu "$MONITOR_CPU" "$@" |
+	(pin "$FAULT_CPU" "$B" bare --pages "$PAGES" --handler-cpu "$MONITOR_CPU" "$@") |
 		if [ -n "$name" ]; then sed "s/\"mode\":\"uffd-bare-[a-z]*\"/\"mode\":\"$name\"/"; else cat; fi
 }
 placement start >>"$OUT"
@@ -89,7 +90,7 @@ pin "$REDIS_CPU" redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocket
 PIDS+=($!)
 for _ in $(seq 100); do [ -S "$T/redis.sock" ] && break; sleep 0.05; done
 
-pin "$FAULT_CPU" "$B" kernel --pages "$PAGES" >>"$OUT"
+(pin "$FAULT_CPU" "$B" kernel --pages "$PAGES") >>"$OUT"
 bare "" >>"$OUT"
 [ -n "$split" ] && bare uffd-bare-spin-start --spin >>"$OUT"
 for backend in dram "unix://$T/redis.sock"; do
@@ -104,8 +105,8 @@ for backend in dram "unix://$T/redis.sock"; do
 		PIDS+=($!)
 		for _ in $(seq 100); do grep -q ready "$T/$name.out" 2>/dev/null && break; sleep 0.05; done
 		bare "uffd-bare-before-$name" >>"$OUT"
-		pin "$FAULT_CPU" env FLUIDMEM_SOCKET="$T/$name.s" FLUIDMEM_REGION_BYTES=$((2 * PAGES * 4096)) \
-			FLUIDMEM_VM_ID="bench-$name" FLUIDMEM_AGENT_CPUS="$AGENT_CPU" LD_PRELOAD="$H/libfluidmem-attach.so" "$B" monitor --pages "$PAGES" --control "$T/$name.c" |
+		(pin "$FAULT_CPU" env FLUIDMEM_SOCKET="$T/$name.s" FLUIDMEM_REGION_BYTES=$((2 * PAGES * 4096)) \
+			FLUIDMEM_VM_ID="bench-$name" FLUIDMEM_AGENT_CPUS="$AGENT_CPU" LD_PRELOAD="$H/libfluidmem-attach.so" "$B" monitor --pages "$PAGES" --control "$T/$name.c") |
 			sed "s/\"mode\":\"monitor-/\"mode\":\"$name-/" >>"$OUT"
 		bare "uffd-bare-after-$name" >>"$OUT"
 		kill "${PIDS[-1]}"
@@ -142,7 +143,7 @@ for (const r of rows) {
 }
 const x = (v) => `${v.toFixed(2)}x`.padStart(7);
 console.log(`\nratios to the adjacent bare round trip (p50 = p50/bare p50; avg = pass time per page/bare mean), base = fast paths off`);
-console.log(`${'run'.padEnd(11)} ${'case'.padEnd(7)} ${'p50'.padStart(7)} ${'avg'.padStart(7)} ${'writes/evict'.padStart(12)} ${'pf hits'.padStart(8)} ${'pf wasted'.padStart(9)} ${'clean'.padStart(6)} bad`);
+console.log(`${'run'.padEnd(11)} ${'case'.padEnd(7)} ${'p50'.padStart(7)} ${'avg'.padStart(7)} ${'writes/evict'.padStart(12)} ${'pf hits'.padStart(8)} ${'pf wasted'.padStart(9)} ${'clean'.padStart(6)} ${'agent ns/evict'.padStart(14)} bad`);
 const spin = ['uffd-bare-spin-start', 'uffd-bare-spin-end'].map(by).filter(Boolean);
 if (spin.length)
   console.log(`bare handler busy-polling on its own CPU: p50 ${spin.map((r) => (r.p50_ns / 1000).toFixed(2)).join(' / ')} us (start / end)`);
@@ -155,7 +156,7 @@ for (const b of ['dram', 'redis']) {
       if (!f || !m) continue;
       console.log(`${name.padEnd(11)} ${c.padEnd(7)} ${x(f.p50_ns / bp)} ${x(m.pass_ns_per_page / bm)} ` +
         `${m.writes_per_eviction.toFixed(3).padStart(12)} ${String(m.prefetch_hits).padStart(8)} ${String(m.prefetch_wasted).padStart(9)} ` +
-        `${String(m.clean_drops).padStart(6)} ${m.bad_pages}`);
+        `${String(m.clean_drops).padStart(6)} ${String(m.agent_ns_per_eviction ?? '-').padStart(14)} ${m.bad_pages}`);
     }
     const z = by(`${name}-zero-fill`), meta = by(`${name}-meta`);
     console.log(`${name.padEnd(11)} zero-fill p50 ${(z.p50_ns / bp).toFixed(2)}x bare (${(bp / 1000).toFixed(2)} us); ` +
