@@ -130,6 +130,8 @@ void adopt_apply(struct vm *vm, const struct adopt *a)
 	uint64_t mark = BE->mark();
 	for (unsigned i = 0; i < FM_AREAS; i++)
 		vm->batches[i] = (struct batch){.busy = true, .captured = true, .mark = mark};
+	lru_update(vm); /* no free area until the rewrites are durable */
+	durability_watch(vm);
 	logmsg("vm %s reattached: %lld resident pages, %zu staged pages re-written, %u pages resolved on "
 	       "their first fault", vm->id, (long long)vm->c.resident_pages, a->nstaged,
 	       (unsigned)(vm->npages - (uint32_t)vm->c.resident_pages - (uint32_t)a->nstaged));

@@ -48,6 +48,7 @@ struct monitor {
 	uint32_t fetch_gen;
 	uint64_t capacity;
 	struct vm *vms;
+	uint32_t dead_vms;     /* destroyed (vm_destroy) and not yet freed (monitor.c) */
 	uint64_t next_uid;
 	uint32_t tick;
 	struct counters total; /* monotonic counters incl. departed VMs; gauges are live sums */

@@ -12,7 +12,11 @@
  * (vm_durability_tick, FM_RELEASED). Room in the store is reserved per batch before it goes
  * out. FM_DISCARD (the process is about to discard pages) is answered the same way, once
  * its deletes are durable. An agent that leaves an EVICT unanswered past its deadline loses
- * its VM (vm_tick). */
+ * its VM (vm_tick).
+ *
+ * Independent of the number of attached VMs (issue 11 item 5): batches in flight are kept
+ * in one FIFO in send order (vm_tick looks at its head), and the VMs with captured batches
+ * or discards waiting for durability in one list (vm_durability_tick walks only that). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -55,6 +59,75 @@ bool page_is_zero(const void *page)
 	return true;
 }
 
+/* ---- batches in flight: a FIFO in send order ---- */
+
+static struct batch *fhead, *ftail;
+
+static void flight_add(struct vm *vm, struct batch *b)
+{
+	b->owner = vm;
+	b->fnext = NULL;
+	b->fprev = ftail;
+	if (ftail)
+		ftail->fnext = b;
+	else
+		fhead = b;
+	ftail = b;
+}
+
+static void flight_del(struct batch *b)
+{
+	if (!b->owner)
+		return;
+	if (b->fprev)
+		b->fprev->fnext = b->fnext;
+	else
+		fhead = b->fnext;
+	if (b->fnext)
+		b->fnext->fprev = b->fprev;
+	else
+		ftail = b->fprev;
+	b->owner = NULL;
+	b->fprev = b->fnext = NULL;
+}
+
+/* ---- VMs waiting for durability ---- */
+
+static struct vm *dhead;
+
+void durability_watch(struct vm *vm)
+{
+	if (vm->dlisted)
+		return;
+	vm->dlisted = true;
+	vm->dprev = NULL;
+	vm->dnext = dhead;
+	if (dhead)
+		dhead->dprev = vm;
+	dhead = vm;
+}
+
+static void durability_unwatch(struct vm *vm)
+{
+	if (!vm->dlisted)
+		return;
+	if (vm->dprev)
+		vm->dprev->dnext = vm->dnext;
+	else
+		dhead = vm->dnext;
+	if (vm->dnext)
+		vm->dnext->dprev = vm->dprev;
+	vm->dlisted = false;
+	vm->dprev = vm->dnext = NULL;
+}
+
+void evict_forget(struct vm *vm)
+{
+	durability_unwatch(vm);
+	for (unsigned a = 0; a < FM_AREAS; a++)
+		flight_del(&vm->batches[a]);
+}
+
 /* Sends one EVICT of vm's k oldest pages in a free staging area (reserving room for them). */
 static void send_batch(struct vm *vm, uint32_t k)
 {
@@ -67,6 +140,7 @@ static void send_batch(struct vm *vm, uint32_t k)
 	struct fm_evict_ent *e = (struct fm_evict_ent *)(h + 1);
 	b->busy = true;
 	b->sent_ns = now_ns();
+	flight_add(vm, b);
 	b->seq = ++vm->next_seq;
 	b->n = k;
 	BE->reserve(k);
@@ -130,26 +204,18 @@ int vm_tick(void)
 		unsigned long long ms = e && *e ? strtoull(e, NULL, 10) : 0;
 		limit_ns = (ms >= 100 ? ms : 10000ull) * 1000000ull;
 	}
-	uint64_t now = now_ns(), next = UINT64_MAX;
-	for (struct vm *v = M.vms; v; v = v->next) {
-		for (unsigned a = 0; a < FM_AREAS && !v->dead; a++) {
-			struct batch *b = &v->batches[a];
-			if (!b->busy || b->captured) /* captured: waits for the store, which has its own deadline */
-				continue;
-			if (now - b->sent_ns > limit_ns) {
-				logmsg("vm %s: agent left EVICT batch %llu (%u pages) unanswered for %llu ms "
-				       "(FLUIDMEM_EVICT_TIMEOUT_MS; process frozen?); dropping the VM to free its capacity",
-				       v->id, (unsigned long long)b->seq, b->n,
-				       (unsigned long long)((now - b->sent_ns) / 1000000ull));
-				vm_destroy(v, "EVICT unanswered past its deadline");
-				break;
-			}
-			uint64_t left = b->sent_ns + limit_ns - now;
-			if (left < next)
-				next = left;
-		}
+	uint64_t now = now_ns();
+	while (fhead) {
+		struct batch *b = fhead;
+		struct vm *v = b->owner;
+		if (now - b->sent_ns <= limit_ns)
+			return (int)((b->sent_ns + limit_ns - now) / 1000000ull) + 1;
+		logmsg("vm %s: agent left EVICT batch %llu (%u pages) unanswered for %llu ms "
+		       "(FLUIDMEM_EVICT_TIMEOUT_MS; process frozen?); dropping the VM to free its capacity",
+		       v->id, (unsigned long long)b->seq, b->n, (unsigned long long)((now - b->sent_ns) / 1000000ull));
+		vm_destroy(v, "EVICT unanswered past its deadline"); /* takes its batches out of the FIFO */
 	}
-	return next == UINT64_MAX ? -1 : (int)(next / 1000000ull) + 1;
+	return -1;
 }
 
 /* The agent answered an EVICT: check every entry is exactly what was sent (page and the
@@ -249,6 +315,10 @@ static void capture(struct vm *vm, struct fm_hdr *h, struct fm_evict_ent *e)
 	b->mark = BE->mark();
 	b->captured = BE->caps & BC_WRITE_BEHIND; /* released (FM_RELEASED) by vm_durability_tick */
 	b->busy = b->captured;
+	flight_del(b);
+	if (b->captured)
+		durability_watch(vm);
+	lru_update(vm); /* the area may be free again */
 	M.progress = true;
 }
 
@@ -283,16 +353,20 @@ static void on_discard(struct vm *vm, const struct fm_hdr *h)
 	vm->discards[vm->ndiscards].seq = h->seq;
 	vm->discards[vm->ndiscards].mark = BE->mark();
 	vm->ndiscards++;
+	durability_watch(vm);
 	M.progress = true;
 }
 
 void vm_durability_tick(void)
 {
-	for (struct vm *v = M.vms; v; v = v->next) {
+	for (struct vm *v = dhead, *next; v; v = next) {
+		next = v->dnext; /* v may leave the list (vm_destroy) */
+		bool waiting = false;
 		for (unsigned a = 0; a < FM_AREAS && !v->dead; a++) {
 			struct batch *b = &v->batches[a];
 			if (b->captured && BE->durable(b->mark)) {
 				b->captured = b->busy = false;
+				lru_update(v);
 				M.progress = true;
 				struct fm_hdr h = {.type = FM_RELEASED, .arg = a};
 				if (send(v->sock, &h, sizeof h, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof h) {
@@ -300,6 +374,7 @@ void vm_durability_tick(void)
 					vm_destroy(v, "agent unreachable");
 				}
 			}
+			waiting |= b->captured;
 		}
 		size_t k = 0;
 		for (size_t i = 0; i < v->ndiscards && !v->dead; i++) {
@@ -313,8 +388,11 @@ void vm_durability_tick(void)
 				vm_destroy(v, "agent unreachable");
 			}
 		}
-		if (!v->dead)
+		if (!v->dead) {
 			v->ndiscards = k;
+			if (!waiting && !k)
+				durability_unwatch(v);
+		}
 	}
 }
 

@@ -78,12 +78,14 @@ static void usage(void)
 	exit(2);
 }
 
+/* Frees destroyed VMs (once per loop iteration; the list is walked only when one died). */
 static void reap_vms(void)
 {
-	for (struct vm **pp = &M.vms; *pp;) {
+	for (struct vm **pp = &M.vms; *pp && M.dead_vms;) {
 		struct vm *v = *pp;
 		if (v->dead) {
 			*pp = v->next;
+			M.dead_vms--;
 			free(v);
 		} else {
 			pp = &v->next;

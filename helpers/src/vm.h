@@ -91,6 +91,8 @@ struct batch {
 	uint32_t n, reserved; /* room reserved in the store (BE->reserve) for pages not yet stored */
 	uint32_t pages[FM_BATCH_MAX];
 	uint32_t hash[FM_BATCH_MAX]; /* issue 11: F_CLEAN pages' content hash at install (wp.c) */
+	struct vm *owner;             /* set while in flight (evict.c's FIFO of batches in flight) */
+	struct batch *fprev, *fnext;
 };
 
 struct vm {
@@ -104,6 +106,9 @@ struct vm {
 	uint32_t npages, staging_pages;
 	struct page *pages;
 	uint32_t lru_head, lru_tail;
+	uint32_t heap_idx;    /* position in lru.c's victim heap, NIL = not in it */
+	struct vm *dprev, *dnext; /* evict.c's list of VMs waiting for durability */
+	bool dlisted;
 	struct counters c;
 	struct batch batches[FM_AREAS];
 	uint64_t next_seq;
@@ -161,8 +166,11 @@ void adopt_free(struct adopt *a);
 void lru_append(struct vm *vm, uint32_t pg);
 void lru_unlink(struct vm *vm, uint32_t pg);
 /* The VM to evict from: among VMs with resident pages and a free staging area, the one
- * whose oldest resident page is oldest; NULL if none. */
+ * whose oldest resident page is oldest; NULL if none. O(1). */
 struct vm *lru_victim(void);
+/* vm's head page or whether it has a free staging area (or is dead) may have changed: puts
+ * it in, moves it in or takes it out of the victim heap; O(log VMs). */
+void lru_update(struct vm *vm);
 
 /* ---- evict.c ---- */
 
@@ -170,14 +178,22 @@ struct vm *lru_victim(void);
  * victim, no room in the store, or the store pushes back). */
 void evict_tick(void);
 /* Drops a VM whose agent left an EVICT unanswered past FLUIDMEM_EVICT_TIMEOUT_MS (default
- * 10000: a frozen process must not hold capacity forever); ms until the next check, -1 none. */
+ * 10000: a frozen process must not hold capacity forever); ms until the next check, -1 none.
+ * Looks only at the oldest batch in flight (a FIFO in send order; the limit is the same for
+ * all, so deadlines come in that order). */
 int vm_tick(void);
-/* Frees staging areas and answers FM_DISCARD whose writes the store acknowledged. */
+/* Frees staging areas and answers FM_DISCARD whose writes the store acknowledged; looks
+ * only at VMs that wait for durability (durability_watch). */
 void vm_durability_tick(void);
 /* The agent socket is readable: EVICTED (capture) and FM_DISCARD messages. */
 void vm_on_sock(struct vm *vm);
 /* backend callback: the write of page pg (handle h) was acknowledged: QUEUED -> STORED. */
 void vm_on_stored(void *data, uint64_t uid, uint32_t pg, uint32_t h);
+/* vm has a captured batch or a discard waiting for durability: vm_durability_tick looks at
+ * it (only VMs in that list are looked at; O(1)). */
+void durability_watch(struct vm *vm);
+/* vm leaves: out of the durability list and of the FIFO of batches in flight. */
+void evict_forget(struct vm *vm);
 /* Pages resident, being fetched or being evicted (what counts against the capacity). */
 uint64_t used_pages(void);
 /* No EVICT batch in flight. */

@@ -126,6 +126,7 @@ struct vm *vm_create(int sock, const struct hello *h, char *err, size_t errlen)
 	vm->npages = (uint32_t)(h->size / PS);
 	vm->staging_pages = FM_STAGING_PAGES;
 	vm->lru_head = vm->lru_tail = NIL;
+	vm->heap_idx = NIL;
 	vm->pagemap_fd = -1;
 	/* a VM whose fds are not watched would hang instead of failing closed: refuse it */
 	if (ep_add(sock, &vm->ep_sock, EP_VMSOCK, vm) < 0 || ep_add(h->uffd, &vm->ep_uffd, EP_UFFD, vm) < 0) {
@@ -211,7 +212,10 @@ void vm_destroy(struct vm *vm, const char *why)
 	vm->pages = NULL;
 	vm->npages = 0;
 	uid_del(vm);
-	vm->dead = true; /* unlinked and freed by the main loop (vm_reap) */
+	vm->dead = true; /* unlinked and freed by the main loop (reap_vms) */
+	M.dead_vms++;
+	lru_update(vm);   /* out of the victim heap */
+	evict_forget(vm); /* out of the durability list and the batches in flight */
 	M.progress = true;
 }
 
