@@ -55,8 +55,8 @@ pin() {
 }
 # the busiest processes other than this bench's (what else was running), as a JSON string
 others() {
-	ps -eo pcpu=,psr=,comm= --sort=-pcpu | grep -v -e fault-bench -e fluidmem-monit -e redis-server \
-		-e keepawake -e ' ps$' | head -5 | awk '{printf "%s%s%% cpu%s %s", (NR>1?"; ":""), $1, $2, $3}' |
+	ps -eo pcpu=,psr=,comm= --sort=-pcpu | grep -v -E ' (fault-bench|fluidmem-monit|redis-server|keepawake|ps|grep|head|awk|sed|cut)$' |
+		head -5 | awk '{printf "%s%s%% cpu%s %s", (NR>1?"; ":""), $1, $2, $3}' |
 		sed 's/"/ /g'
 }
 placement() { # $1 = when
