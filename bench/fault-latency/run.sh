@@ -53,11 +53,13 @@ pin() {
 	shift
 	if [ -n "$c" ]; then exec taskset -c "$c" "$@"; else exec "$@"; fi
 }
-# the busiest processes other than this bench's (what else was running), as a JSON string
+# the busiest processes outside this bench's process group (what else was running), as a
+# JSON-safe string
 others() {
-	ps -eo pcpu=,psr=,comm= --sort=-pcpu | grep -v -E ' (fault-bench|fluidmem-monit|redis-server|keepawake|ps|grep|head|awk|sed|cut)$' |
-		head -5 | awk '{printf "%s%s%% cpu%s %s", (NR>1?"; ":""), $1, $2, $3}' |
-		sed 's/"/ /g'
+	local pg
+	pg=$(ps -o pgid= $$ | tr -d ' ')
+	ps -eo pgid=,pcpu=,psr=,comm= --sort=-pcpu | awk -v pg="$pg" '$1 != pg' | head -5 |
+		awk '{printf "%s%s%% cpu%s %s", (NR>1?"; ":""), $2, $3, $4}' | sed 's/["\\]/ /g'
 }
 placement() { # $1 = when
 	printf '{"mode":"placement-%s","fault_cpu":"%s","agent_cpu":"%s","monitor_cpu":"%s","redis_cpu":"%s","keep_awake":"%s",' \
