@@ -45,7 +45,10 @@ function readJob(): Promise<PartJob> {
 export async function hostPart(): Promise<number> {
   // stdout carries the protocol alone: anything printed with console.log goes to stderr.
   console.log = (...args: unknown[]) => console.error(...args);
-  process.stdout.on('error', () => { /* the channel is gone; stdin's end stops us */ });
+  // Once the channel is gone, writes fail with EPIPE: ignored (an unhandled stream error
+  // would end the process in the middle of its teardown); stdin's end stops the part.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   let done = false;
   let job: PartJob;
   try {
@@ -57,8 +60,11 @@ export async function hostPart(): Promise<number> {
   process.env[PART_ENV] = `${job.workDir}/${job.runId}`;
   emit({ ev: 'start', pid: process.pid, nowMs: Date.now() });
   // Whatever else arrives on stdin is ignored; its end means: stop.
+  // Once: a second SIGTERM would make the signal path exit without finishing the teardown.
+  let stopping = false;
   const stop = () => {
-    if (done) return;
+    if (done || stopping) return;
+    stopping = true;
     console.error(`host-part ${job.host}: stdin closed (the control host went away): stopping`);
     process.kill(process.pid, 'SIGTERM');
   };

@@ -147,15 +147,24 @@ export class SshHost {
   }
 
   /** Runs argv to completion with `stdin` (none: closed at once); never rejects on a
-   * nonzero exit, only when the channel cannot be opened. */
-  async exec(argv: readonly string[], opts: { stdin?: string | Buffer } = {}): Promise<ExecOutcome> {
+   * nonzero exit, only when the channel cannot be opened or `timeoutMs` (default 60 s)
+   * passes first (the channel is then closed). */
+  async exec(argv: readonly string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecOutcome> {
     const stream = await this.channel(argv);
-    return new Promise((ok) => {
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    return new Promise((ok, fail) => {
       let stdout = '';
       let stderr = '';
+      const timer = setTimeout(() => {
+        stream.close();
+        fail(new SshHostError(`${this.label}: ${argv.join(' ')} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
       stream.on('data', (d: Buffer) => { stdout += d.toString(); });
       stream.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      stream.on('close', (code: number | null, signal?: string) => ok({ code: code ?? 255, signal: signal ?? undefined, stdout, stderr }));
+      stream.on('close', (code: number | null, signal?: string) => {
+        clearTimeout(timer);
+        ok({ code: code ?? 255, signal: signal ?? undefined, stdout, stderr });
+      });
       stream.end(opts.stdin);
     });
   }

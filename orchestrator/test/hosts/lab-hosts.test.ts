@@ -159,13 +159,16 @@ describe('lab hosts: the control host and one SSH host', () => {
       const all = remoteProcesses();
       return all.some((p) => /pmbench/.test(p.cmd)) ? all.find((p) => p.cmd.includes('host-part.ts')) : undefined;
     }, { timeoutMs: 120_000, what: 'the part and its pmbench on lab2', abortIf: () => (up.exitCode !== null ? `orchestrate up exited: ${String(up.stderr ?? '')}` : undefined) });
-    const partDir = part.env.find((e) => e.startsWith(`${PART_ENV}=`))!.split('=')[1]!;
-    const hostRunId = partDir.split('/').pop()!;
+    // The part's last argument is its results directory there, WORK_DIR/HOST-RUN-ID.
+    const hostRunId = part.cmd.split(' ').pop()!.split('/').pop()!;
+    expect(remoteProcesses().find((p) => /pmbench/.test(p.cmd))?.env).toContain(`${PART_ENV}=${part.cmd.split(' ').pop()}`);
     up.kill('SIGKILL');
     expect((await up).signal).toBe('SIGKILL');
     // No pdeathsig crosses SSH: the part ends because its stdin closed, and tears down
     // (its RunContext's signal path), so its lease is gone too, without `down`.
-    await waitFor(() => remoteProcesses().length === 0, { timeoutMs: 30_000, what: 'the part on lab2 to end after the control host died' });
-    expect(readdirSync(remoteRunsDir).filter((d) => d.startsWith(hostRunId))).toEqual([]);
+    const leases = () => readdirSync(remoteRunsDir).filter((d) => d.startsWith(hostRunId));
+    await waitFor(() => remoteProcesses().length === 0 && leases().length === 0, { timeoutMs: 30_000, what: `the part on lab2 to end and clear its lease after the control host died (left: ${leases().join(', ')})` }).catch((err: Error) => {
+      throw new Error(`${err.message}; processes: ${JSON.stringify(remoteProcesses().map((p) => p.cmd))}; lease files: ${leases().map((d) => readdirSync(join(remoteRunsDir, d)).join(',')).join('; ')}`);
+    });
   });
 });

@@ -10,7 +10,7 @@
  * `setpriv --pdeathsig SIGKILL`, so it ends with the test process.
  */
 import { execa, execaSync, type ResultPromise } from 'execa';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,14 +37,16 @@ export async function startSshd(env: Record<string, string>): Promise<TestSshd> 
   writeFileSync(`${hostKey}.pub`, `${pub}\n`);
   for (const name of ['id', 'stranger']) execaSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `fluidlab-test-${name}`, '-f', join(dir, name)]);
   const port = await freePort();
-  const script = 'mount -t tmpfs -o mode=0700 fluidlab-test-sshd /root && mkdir -m 700 /root/.ssh && cp "$1" /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys && exec dropbear -F -E -e -s -p "127.0.0.1:$2" -r "$3" -P "$4"';
+  // Its log goes to a file: a session's process that outlived it would hold a pipe open.
+  const log = join(dir, 'dropbear.log');
+  const script = 'mount -t tmpfs -o mode=0700 fluidlab-test-sshd /root && mkdir -m 700 /root/.ssh && cp "$1" /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys && exec dropbear -F -E -e -s -p "127.0.0.1:$2" -r "$3" -P "$4" 2>>"$5"';
   const server: ResultPromise = execa('setpriv', ['--pdeathsig', 'SIGKILL', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh',
-    join(dir, 'id.pub'), String(port), hostKey, join(dir, 'dropbear.pid')], { reject: false, all: true, env, extendEnv: true });
+    join(dir, 'id.pub'), String(port), hostKey, join(dir, 'dropbear.pid'), log], { reject: false, stdio: 'ignore', env, extendEnv: true });
   await waitFor(() => new Promise<boolean>((ok) => {
     const s = connect(port, '127.0.0.1');
     s.once('connect', () => { s.destroy(); ok(true); });
     s.once('error', () => ok(false));
-  }), { timeoutMs: 15_000, what: `dropbear on 127.0.0.1:${port}`, abortIf: () => (server.exitCode !== null ? `dropbear exited: ${String(server.all ?? '')}` : undefined) });
+  }), { timeoutMs: 15_000, what: `dropbear on 127.0.0.1:${port}`, abortIf: () => (server.exitCode !== null ? `dropbear exited: ${existsSync(log) ? readFileSync(log, 'utf8') : '(no log)'}` : undefined) });
   return {
     port, identity: join(dir, 'id'), strangerIdentity: join(dir, 'stranger'), hostKeyPub: `${hostKey}.pub`,
     async stop() {
