@@ -23,6 +23,7 @@
 import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { armHostName, controlHostName } from '../config/hosts.js';
 import { resolvePlacement } from '../config/placement.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { formatMiB } from '../config/geometry.js';
@@ -179,7 +180,9 @@ function worst(perRun: { run: RunSpec; needs: Need[] }[], resource: Resource): W
 
 /** Judges every run of `config` against the host (pure). */
 export function checkPreflight(config: ExperimentConfig, host: HostCapacity): PreflightResult {
-  const runs = expandRuns(config);
+  // Runs on SSH lab hosts (hosts:) need that host's memory, not this one's.
+  const here = controlHostName(config.hosts);
+  const runs = expandRuns(config).filter((r) => armHostName(r.arm, config.hosts) === here);
   const perRun = runs.map((run) => ({ run, needs: runNeeds(run) }));
   const problems: string[] = [];
   const summary: string[] = [];
@@ -220,8 +223,9 @@ export function checkPreflight(config: ExperimentConfig, host: HostCapacity): Pr
 /** cpus: (top level and per guest arm) naming CPUs this host does not have. */
 function placementProblems(config: ExperimentConfig, ncpus: number): string[] {
   const out = new Set<string>();
+  const here = controlHostName(config.hosts);
   for (const arm of config.arms) {
-    if (arm.placement === 'host') continue;
+    if (arm.placement === 'host' || armHostName(arm, config.hosts) !== here) continue;
     try {
       resolvePlacement(config.cpus, arm.cpus, ncpus, arm.cpus ? `arms.${arm.name}.cpus` : 'cpus');
     } catch (err) {

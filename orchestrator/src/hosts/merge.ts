@@ -19,13 +19,8 @@ import type { HostFacts } from '../host/facts.js';
 import { RUN_SCHEMA, type RunRecord } from '../results/types.js';
 import { unlabelVariant } from './plan.js';
 
-/** Where a run ran, on a record of an experiment with hosts:. */
-export interface LabTag {
-  host: string;
-  /** The host's own run id and run id there (SSH hosts). */
-  runId?: string;
-  id?: string;
-}
+/** Where a run ran, on a record of an experiment with hosts: (RunRecord.lab). */
+export type LabTag = NonNullable<RunRecord['lab']>;
 
 export type LabRecord = RunRecord & { lab: LabTag };
 

@@ -31,6 +31,9 @@ export interface RunRecord {
    * guest runs: `requested` (the resolved cpus:) and the CPUs the kernel then allowed the
    * vcpus, emulator (QEMU's other threads), monitor and store threads (experiment/cpu-placement.ts). */
   placement?: Record<string, string>;
+  /** Experiments with hosts: (hosts/): the lab host that ran it, and (SSH hosts) its own run
+   * id and run id there. */
+  lab?: { host: string; runId?: string; id?: string };
   repetition: number;
   params: Record<string, string | number | boolean>;
   status: 'ok' | 'failed';

@@ -37,6 +37,22 @@ describe('preflight', () => {
     expect(checkPreflight(c, roomy).ok).toBe(true);
   });
 
+  it('judges only the runs of this host: an SSH lab host\'s runs need that host\'s memory', () => {
+    const src = (on: string) => `name: p
+hosts:
+  - { name: here }
+  - { name: lab2, ssh: { host: 10.0.0.2, user: root, identity: /k, root: /opt/fluidlab } }
+arms:
+  - { name: small, kind: none, placement: host }
+  - { name: big, kind: fluidmem, backend: redis, resident: 1G, placement: host, host: ${on} }
+workload:
+  pmbench: { setsize: 8G }
+`;
+    const small = { ...roomy, memAvailableMiB: 10 * GiB };
+    expect(checkPreflight(parseConfig(src('here'), 'p.yaml'), small).ok).toBe(false);
+    expect(checkPreflight(parseConfig(src('lab2'), 'p.yaml'), small).ok).toBe(true);
+  });
+
   it('refuses a run that does not fit the available memory, saying what needs how much', () => {
     const c = config('  - { name: dram, kind: none }\n  - { name: fm, kind: fluidmem, backend: dram, resident: 1G }');
     const r = checkPreflight(c, { ...roomy, memAvailableMiB: 3 * GiB });
@@ -102,6 +118,7 @@ workload: { pmbench: { setsize: 4G } }
       meminfo: () => 'MemAvailable: 1048576 kB\n',
       statfs: (p) => { seen.push(p); return { bavail: 1000, bsize: 1 << 20 }; },
       dev: (p) => { if (p.startsWith('/lab/new')) throw new Error('ENOENT'); return p === '/dev/shm' ? 9 : 2; },
+      cpus: () => 3,
     };
     const host = readHostCapacity('/lab/new/results', io);
     expect(host).toEqual({
@@ -109,6 +126,7 @@ workload: { pmbench: { setsize: 4G } }
       shm: { path: '/dev/shm', freeMiB: 1000, dev: 9 },
       vartmp: { path: '/var/tmp', freeMiB: 1000, dev: 2 },
       results: { path: '/lab/new/results', freeMiB: 1000, dev: 2 },
+      cpus: 3,
     });
     expect(seen).toEqual(['/dev/shm', '/var/tmp', '/lab']);
   });
