@@ -31,9 +31,13 @@ export const placementSchema = z.object({
 }).strict();
 export type PlacementConfig = z.infer<typeof placementSchema>;
 
-/** Where guest runs' processes go unless the config says otherwise: everything on the
- * last CPU. bench/placement (configs/placement.yaml) measured the choices on this 2-CPU
- * host: see ARCHITECTURE.md "CPU placement" for the figures. */
+/** Where guest runs' processes go unless the config says otherwise: a guest's whole fault
+ * path (vCPU threads, QEMU, handler, store) on the last CPU, the other CPU(s) left to the
+ * orchestrator and everything else. Chosen by measurement on the 2-CPU lab VMs
+ * (bench/fault-latency/README.md "CPU placement"): with everything on one CPU a fault costs
+ * context switches only, the lowest absolute latency; splitting handler and faulter over
+ * two CPUs pays a cross-CPU wake-up (100+ us here) per fault; keeping CPUs awake lowers the
+ * handler/bare ratio but not the latency. configs/placement.yaml compares them in guests. */
 export const DEFAULT_PLACEMENT: Record<Placed, CpuSet> = { vcpus: 'last', emulator: 'last', monitor: 'last', store: 'last' };
 
 /** A placement resolved against a host: CPU numbers per process kind, undefined = float. */
