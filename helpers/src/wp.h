@@ -16,7 +16,7 @@ bool wp_on(struct vm *vm);
 void wp_disable(struct vm *vm, const char *why);
 /* The VM leaves: closes its pagemap fd. */
 void wp_forget(struct vm *vm);
-/* 32-bit hash of one page's content. */
+/* 32-bit hash of one page's content (its CRC32C; see wp.c for why 32 bits suffice). */
 uint32_t wp_hash(const void *page);
 /* Before an EVICT: clears F_CLEAN on every page of the batch the kernel reports written
  * (or on all of them if the scan fails or tracking is off). */
