@@ -208,7 +208,16 @@ describe('fluidmem-monitor with the harness', () => {
     const m = await monitor(`unix://${redisSock}`, 128, 'lost:');
     const h = harness(m, 'lost-vm', ['--pages', '1024', '--ops', '1000', '--until-signal'], 1024);
     await h.waitLine((l) => l === 'phase1 done');
-    h.proc.kill('SIGSTOP');
+    // Stop it between evictions: an EVICT its (stopped) agent cannot answer would drop the
+    // VM at the eviction deadline and delete its keys before we look. Stopped, it makes no
+    // faults, so the monitor starts no new eviction.
+    await waitFor(async () => {
+      h.proc.kill('SIGSTOP');
+      const vm = (await m.control.stats()).vms.find((v) => v.id === 'lost-vm');
+      if (vm && vm.evicting_pages === 0) return true;
+      h.proc.kill('SIGCONT');
+      return false;
+    }, { timeoutMs: 10_000, intervalMs: 10, what: 'a moment with no eviction of lost-vm in flight' });
     await m.control.flush();
     const redis = new Redis({ path: redisSock, lazyConnect: true });
     await redis.connect();
