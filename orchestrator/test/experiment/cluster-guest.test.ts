@@ -4,26 +4,15 @@
  * zero mismatches, the run's pages spread over all three masters (each >= 20%), every SET
  * acknowledged by a replica (WAIT rounds, few repeated after a timeout), and nothing left running.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { runExperiment } from '../../src/experiment/runner.js';
+import { isolatedRunDirs } from '../support/run-dirs.js';
 
-const runsDir = mkdtempSync(join(tmpdir(), 'fluidlab-runs-'));
-process.env.FLUIDLAB_RUNS_DIR = runsDir;
-const resultsRoot = mkdtempSync(join(tmpdir(), 'fluidlab-results-'));
-
-/** QEMU, monitor and redis-server processes started for this file. */
-function leftovers(): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid).flatMap((pid) => {
-    try {
-      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`FLUIDLAB_RUNS_DIR=${runsDir}`)) return [];
-      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!];
-    } catch { return []; }
-  }).filter((cmd) => /qemu|fluidmem-monitor|redis-server/.test(cmd));
-}
+const { resultsRoot, leftovers } = isolatedRunDirs();
 
 describe('a guest on a Redis Cluster pool', () => {
   it('memverify at 8x overcommit: zero mismatches, pages on all three masters, replicas acknowledged', async () => {

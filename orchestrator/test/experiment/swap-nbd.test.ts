@@ -9,21 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { runExperiment } from '../../src/experiment/runner.js';
+import { isolatedRunDirs } from '../support/run-dirs.js';
 import { readResults } from '../../src/results/store.js';
 
-const runsDir = mkdtempSync(join(tmpdir(), 'fluidlab-runs-'));
-process.env.FLUIDLAB_RUNS_DIR = runsDir;
-const resultsRoot = mkdtempSync(join(tmpdir(), 'fluidlab-results-'));
-
-/** Processes started by this test file (they inherit FLUIDLAB_RUNS_DIR). */
-function leftovers(): string[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid).flatMap((pid) => {
-    try {
-      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`FLUIDLAB_RUNS_DIR=${runsDir}`)) return [];
-      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!];
-    } catch { return []; }
-  }).filter((cmd) => /qemu|fluidmem-monitor|redis-server/.test(cmd));
-}
+const { runsDir, resultsRoot, leftovers } = isolatedRunDirs();
 
 describe('swap over NBD', () => {
   it('the guest swaps to a qemu-storage-daemon export, which is gone afterwards', async () => {
