@@ -4,7 +4,8 @@
  * using hiredis only to format commands and parse replies.
  *   - the write-behind connection carries SET and UNLINK in order. An evicted page's
  *     content stays in a write-behind buffer (wbuf.h) until its SET is acknowledged
- *     (on_stored); faults on it are served from that buffer (local()).
+ *     (on_stored); faults on it are served from that buffer (local()), and the SET's value
+ *     is written to the socket from it (writev, resp_conn_append_ref: no copy).
  *   - the fetch connection carries GET only, so fault service never queues behind
  *     bulk writes. A GET is only issued for a page whose SET was acknowledged, and an
  *     UNLINK racing a GET only matters if the page was removed, in which case the
@@ -161,21 +162,30 @@ static void format_op(struct rconn *c, const struct rop *op)
 		argv[1] = op->key, lens[1] = strlen(op->key);
 		argc = 2;
 	} else if (op->type == OP_SET || op->type == OP_GET || op->type == OP_PGET) {
-		/* SET and GET are formatted in place (issue 11 item 3): the page goes from its
-		 * write-behind buffer straight into the output buffer, one copy instead of two
-		 * (hiredis' formatted command, then the output buffer) and no allocation */
+		/* SET and GET are formatted in place (issue 11 item 3), no allocation: the header
+		 * and key are copied into the output buffer, and a SET's value is not copied at
+		 * all: the output queue borrows the page's write-behind buffer (writev). That
+		 * buffer is released only when this SET's reply is handled (on_reply), i.e. after
+		 * every copy of the command queued so far was written: copies queued before a
+		 * hold() precede the resent one on the same stream (their replies are skipped),
+		 * and a reconnect drops the unwritten ones (resp_conn_close). */
 		bool set = op->type == OP_SET;
 		size_t klen = strlen(op->key);
-		char hdr[FM_KEY_MAX + 48];
+		char hdr[FM_KEY_MAX + 64];
 		int hl = snprintf(hdr, sizeof hdr, set ? "*3\r\n$3\r\nSET\r\n$%zu\r\n" : "*2\r\n$3\r\nGET\r\n$%zu\r\n", klen);
-		resp_conn_append(&c->conn, hdr, (size_t)hl);
-		resp_conn_append(&c->conn, op->key, klen);
+		if (hl < 0 || (size_t)hl + klen + 16 > sizeof hdr)
+			fatal("format", "key too long");
+		memcpy(hdr + hl, op->key, klen);
+		hl += (int)klen;
 		if (set) {
-			hl = snprintf(hdr, sizeof hdr, "\r\n$%u\r\n", PS);
+			hl += snprintf(hdr + hl, sizeof hdr - (size_t)hl, "\r\n$%u\r\n", PS);
 			resp_conn_append(&c->conn, hdr, (size_t)hl);
-			resp_conn_append(&c->conn, wbuf_page(op->buf), PS);
+			resp_conn_append_ref(&c->conn, wbuf_page(op->buf), PS);
+			resp_conn_append(&c->conn, "\r\n", 2);
+		} else {
+			memcpy(hdr + hl, "\r\n", 2);
+			resp_conn_append(&c->conn, hdr, (size_t)hl + 2);
 		}
-		resp_conn_append(&c->conn, "\r\n", 2);
 		return;
 	} else {
 		argv[0] = "UNLINK", lens[0] = 6;

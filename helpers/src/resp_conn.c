@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,31 +88,91 @@ void resp_conn_close(struct resp_conn *c)
 	if (c->rd)
 		redisReaderFree(c->rd);
 	c->rd = NULL;
-	c->olen = c->ooff = 0;
+	c->olen = 0;
+	c->shead = c->scount = c->sdone = 0;
 	c->nsent = c->skip = 0;
+}
+
+static void out_of_memory(struct resp_conn *c)
+{
+	c->hooks->broken(c, "out of memory");
+	abort();
+}
+
+/* a new segment at the tail of the queue */
+static struct resp_seg *push_seg(struct resp_conn *c)
+{
+	if (c->shead + c->scount == c->scap) {
+		if (c->shead) {
+			memmove(c->seg, c->seg + c->shead, c->scount * sizeof *c->seg);
+			c->shead = 0;
+		} else {
+			size_t ncap = c->scap ? c->scap * 2 : 64;
+			struct resp_seg *s = realloc(c->seg, ncap * sizeof *s);
+			if (!s)
+				out_of_memory(c);
+			c->seg = s;
+			c->scap = ncap;
+		}
+	}
+	return &c->seg[c->shead + c->scount++];
+}
+
+/* room for n more owned bytes: first drop the written ones in front of the first owned
+ * segment still queued (moving the rest down), then grow */
+static void reserve_out(struct resp_conn *c, size_t n)
+{
+	if (c->olen + n <= c->ocap)
+		return;
+	size_t keep = c->olen;
+	for (size_t i = 0; i < c->scount; i++)
+		if (!c->seg[c->shead + i].ref) {
+			keep = c->seg[c->shead + i].off;
+			break;
+		}
+	if (keep) {
+		memmove(c->out, c->out + keep, c->olen - keep);
+		c->olen -= keep;
+		for (size_t i = 0; i < c->scount; i++)
+			if (!c->seg[c->shead + i].ref)
+				c->seg[c->shead + i].off -= keep;
+	}
+	if (c->olen + n > c->ocap) {
+		size_t ncap = (c->olen + n) * 2;
+		char *o = realloc(c->out, ncap);
+		if (!o)
+			out_of_memory(c);
+		c->out = o;
+		c->ocap = ncap;
+	}
 }
 
 void resp_conn_append(struct resp_conn *c, const void *buf, size_t n)
 {
-	if (c->olen + n > c->ocap) {
-		if (c->ooff) {
-			memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
-			c->olen -= c->ooff;
-			c->ooff = 0;
-		}
-		if (c->olen + n > c->ocap) {
-			size_t ncap = (c->olen + n) * 2;
-			char *o = realloc(c->out, ncap);
-			if (!o) {
-				c->hooks->broken(c, "out of memory");
-				abort();
-			}
-			c->out = o;
-			c->ocap = ncap;
-		}
-	}
+	if (!n)
+		return;
+	reserve_out(c, n);
 	memcpy(c->out + c->olen, buf, n);
+	struct resp_seg *last = c->scount ? &c->seg[c->shead + c->scount - 1] : NULL;
+	if (last && !last->ref && last->off + last->len == c->olen)
+		last->len += n; /* owned bytes right after owned bytes: one segment */
+	else
+		*push_seg(c) = (struct resp_seg){.ref = NULL, .off = c->olen, .len = n};
 	c->olen += n;
+}
+
+void resp_conn_append_ref(struct resp_conn *c, const void *buf, size_t n)
+{
+	if (n)
+		*push_seg(c) = (struct resp_seg){.ref = buf, .off = 0, .len = n};
+}
+
+size_t resp_conn_unsent(const struct resp_conn *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->scount; i++)
+		n += c->seg[c->shead + i].len;
+	return n - c->sdone;
 }
 
 int resp_conn_append_argv(struct resp_conn *c, int argc, const char **argv, const size_t *lens)
@@ -134,12 +195,23 @@ static void set_want_out(struct resp_conn *c, bool want)
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* iovecs per writev: 2 segments per SET of a page, so up to 64 pages per call */
+#define FLUSH_IOV 128
+
 void resp_conn_flush(struct resp_conn *c)
 {
 	if (c->fd < 0)
 		return;
-	while (c->ooff < c->olen) {
-		ssize_t n = write(c->fd, c->out + c->ooff, c->olen - c->ooff);
+	while (c->scount) {
+		struct iovec iov[FLUSH_IOV];
+		int k = 0;
+		for (size_t i = 0; i < c->scount && k < FLUSH_IOV; i++, k++) {
+			const struct resp_seg *s = &c->seg[c->shead + i];
+			const char *base = s->ref ? s->ref : c->out + s->off;
+			size_t skip = i ? 0 : c->sdone;
+			iov[k] = (struct iovec){.iov_base = (void *)(base + skip), .iov_len = s->len - skip};
+		}
+		ssize_t n = writev(c->fd, iov, k);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -148,11 +220,23 @@ void resp_conn_flush(struct resp_conn *c)
 			c->hooks->lost(c, strerror(errno));
 			return;
 		}
-		c->ooff += (size_t)n;
+		/* consume n bytes from the head of the queue */
+		size_t left = (size_t)n;
+		while (left && c->scount) {
+			size_t rem = c->seg[c->shead].len - c->sdone;
+			if (left < rem) {
+				c->sdone += left;
+				break;
+			}
+			left -= rem;
+			c->sdone = 0;
+			c->shead++;
+			c->scount--;
+		}
 	}
-	if (c->ooff == c->olen)
-		c->ooff = c->olen = 0;
-	set_want_out(c, c->olen > 0);
+	if (!c->scount)
+		c->shead = c->olen = 0; /* all written: the owned buffer starts over */
+	set_want_out(c, c->scount > 0);
 }
 
 static void broken(struct resp_conn *c)

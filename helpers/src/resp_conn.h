@@ -11,6 +11,13 @@
  *     resp_conn_flush(), which writes what the socket takes now and asks epoll for EPOLLOUT
  *     while anything is left; on EPOLLOUT the `writable` hook lets the caller append more
  *     (its pending requests) and flush again.
+ *   - the output is a queue of segments written with writev: bytes the library owns (copied
+ *     into its buffer by resp_conn_append*; consecutive ones share a segment) and bytes it
+ *     borrows (resp_conn_append_ref: a page of the write-behind pool goes to the socket
+ *     straight from its buffer, no copy). A borrowed segment is the caller's to keep valid
+ *     and unchanged until it is written; for a request that is at the latest when its reply
+ *     arrives (the server cannot answer bytes it has not read), and resp_conn_close drops
+ *     every segment not yet written.
  *   - reading: on EPOLLIN/EPOLLHUP/EPOLLERR every complete reply goes, in order, to the
  *     `reply` hook, and is freed when the hook returns.
  *   - transport errors (EOF, reset, write error) go to the `lost` hook, which must close the
@@ -30,6 +37,13 @@
 #include <hiredis/hiredis.h>
 
 struct resp_conn;
+
+/* one piece of the output queue: owned bytes out[off..off+len) when ref is NULL, else the
+ * caller's len bytes at ref */
+struct resp_seg {
+	const char *ref;
+	size_t off, len;
+};
 
 struct resp_conn_hooks {
 	/* one reply to the head of the caller's FIFO (skip was 0, nsent > 0; a reply without a
@@ -53,8 +67,11 @@ struct resp_conn {
 	void *data;                           /* client data, never touched here */
 	int fd;                               /* -1: closed */
 	redisReader *rd;
-	char *out;
-	size_t olen, ooff, ocap;              /* out[ooff..olen) is still to write */
+	char *out;                            /* owned output bytes: out[0..olen) (some written) */
+	size_t olen, ocap;
+	struct resp_seg *seg;                 /* output queue: seg[shead..shead+scount), in order */
+	size_t shead, scount, scap;
+	size_t sdone;                         /* bytes of seg[shead] already written */
 	bool want_out;                        /* EPOLLOUT is requested */
 	/* the pipeline, kept by the caller (the library only reads nsent and counts skip down):
 	 * nsent requests (the head of the caller's FIFO) have their commands in `out` or
@@ -84,19 +101,28 @@ redisReply *resp_sync_cmd(int fd, redisReader *rd, int argc, const char **argv, 
 int resp_conn_attach(struct resp_conn *c, int fd, redisReader *rd, int epfd, void *evptr);
 
 /* Closes c if open: leaves epoll, closes the socket, frees the reader and drops the output
- * not yet written (the buffer's memory is kept for the next connection) and the pipeline
- * (nsent = skip = 0). */
+ * not yet written, owned and borrowed (the buffers' memory is kept for the next connection),
+ * and the pipeline (nsent = skip = 0). */
 void resp_conn_close(struct resp_conn *c);
 
 /* Appends n bytes to the output buffer (grows it; exits on out of memory). Not written
  * until resp_conn_flush(). Allowed while closed (dropped by the next resp_conn_close). */
 void resp_conn_append(struct resp_conn *c, const void *buf, size_t n);
 
+/* Appends the caller's n bytes at buf by reference: they are written from buf itself
+ * (writev), never copied. buf must stay valid and unchanged until they are written or the
+ * connection is closed (resp_conn_close drops them): e.g. until the reply to the request
+ * they belong to, or until resp_conn_unsent() is 0. Exits on out of memory. */
+void resp_conn_append_ref(struct resp_conn *c, const void *buf, size_t n);
+
+/* Bytes appended and not yet written (owned and borrowed). */
+size_t resp_conn_unsent(const struct resp_conn *c);
+
 /* Formats one command (hiredis redisFormatCommandArgv) into the output buffer; returns 0,
  * or -1 when out of memory (nothing appended). */
 int resp_conn_append_argv(struct resp_conn *c, int argc, const char **argv, const size_t *lens);
 
-/* Writes as much of the output buffer as the socket takes now (a no-op when closed);
+/* Writes as much of the output queue as the socket takes now (a no-op when closed);
  * requests EPOLLOUT while some is left, drops it when all is written. A write error goes to
  * the `lost` hook (c is closed when this returns). */
 void resp_conn_flush(struct resp_conn *c);

@@ -1,5 +1,7 @@
 /* wbuf.c -- the write-behind pool (see wbuf.h): a stack of free buffer indices and a count
- * of reserved ones over one page-aligned allocation. */
+ * of reserved ones over one page-aligned allocation.
+ * A taken buffer is written once (wbuf_take) and never again until wbuf_release: the Redis
+ * backend relies on that to send a SET's value from the buffer itself (backend_redis.c). */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
