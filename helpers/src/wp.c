@@ -153,54 +153,73 @@ uint32_t wp_hash(const void *page)
 	return pagehash_crc32c(page);
 }
 
-void wp_scan_batch(struct vm *vm, const uint32_t *pages, uint32_t n)
+static int cmp_u32(const void *a, const void *b)
 {
-	uint32_t lo = UINT32_MAX, hi = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!(vm->pages[pages[i]].flags & F_CLEAN))
-			continue;
-		lo = pages[i] < lo ? pages[i] : lo;
-		hi = pages[i] + 1 > hi ? pages[i] + 1 : hi;
-	}
-	if (lo >= hi)
-		return;
-	if (vm->pagemap_fd < 0) {
-		for (uint32_t i = 0; i < n; i++)
-			vm->pages[pages[i]].flags &= (uint8_t)~F_CLEAN;
-		return;
-	}
-	/* Written AND present pages only (a hole also counts as "written"), resumed from
-	 * walk_end until the span is covered: a batch of scattered pages spans many runs. */
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Batch pages closer than this share one scan range (the pages between are walked too). */
+#define SCAN_GAP 16
+
+/* Clears F_CLEAN on the batch's pages in [from, to) that PAGEMAP_SCAN reports written (or
+ * every one of them when the kernel cannot tell). sorted[]: the batch's clean pages. */
+static void scan_run(struct vm *vm, const uint32_t *sorted, uint32_t n, uint32_t from, uint32_t to)
+{
 	static struct page_region vec[512];
-	uint64_t pos = vm->base + (uint64_t)lo * PS, end = vm->base + (uint64_t)hi * PS;
+	uint64_t pos = vm->base + (uint64_t)from * PS, end = vm->base + (uint64_t)to * PS;
 	while (pos < end) {
 		uint64_t walk_end = end;
+		/* written AND present pages only (a hole also counts as "written") */
 		long k = scan(vm->pagemap_fd, pos, end, vec, 512, PAGE_IS_WRITTEN | PAGE_IS_PRESENT, PAGE_IS_WRITTEN, 0,
 			      &walk_end);
 		scans++;
-		if (k < 0 || walk_end <= pos) {
-			/* nothing (more) known: every page left counts as written */
-			scan_errors += k < 0;
-			for (uint32_t i = 0; i < n; i++)
-				if ((vm->pages[pages[i]].flags & F_CLEAN) && vm->base + (uint64_t)pages[i] * PS >= pos) {
-					vm->pages[pages[i]].flags &= (uint8_t)~F_CLEAN;
-					scanned_written++;
-				}
-			return;
-		}
+		bool blind = k < 0 || walk_end <= pos; /* nothing (more) known: all count as written */
+		scan_errors += k < 0;
 		for (uint32_t i = 0; i < n; i++) {
-			struct page *p = &vm->pages[pages[i]];
-			uint64_t a = vm->base + (uint64_t)pages[i] * PS;
-			if (!(p->flags & F_CLEAN) || a < pos || a >= walk_end)
+			struct page *p = &vm->pages[sorted[i]];
+			uint64_t a = vm->base + (uint64_t)sorted[i] * PS;
+			if (!(p->flags & F_CLEAN) || a < pos || (!blind && a >= walk_end) || a >= end)
 				continue;
-			for (long j = 0; j < k; j++)
-				if (a >= vec[j].start && a < vec[j].end) {
-					p->flags &= (uint8_t)~F_CLEAN;
-					scanned_written++;
-					break;
-				}
+			bool written = blind;
+			for (long j = 0; !written && j < k; j++)
+				written = a >= vec[j].start && a < vec[j].end;
+			if (written) {
+				p->flags &= (uint8_t)~F_CLEAN;
+				scanned_written++;
+			}
 		}
+		if (blind)
+			return;
 		pos = walk_end;
+	}
+}
+
+/* The batch's clean pages are scanned run by run (sorted, neighbours within SCAN_GAP pages
+ * merged), never as one span from the lowest to the highest: victims of a random access
+ * pattern lie all over a large region, and one span over them walked every written page of
+ * the resident set between (seen: ~260 ioctls per 128-page batch on a 4 GiB region). Cost
+ * now: at most one ioctl per run of the batch, one for a sequential batch. */
+void wp_scan_batch(struct vm *vm, const uint32_t *pages, uint32_t n)
+{
+	uint32_t clean[FM_BATCH_MAX], m = 0;
+	for (uint32_t i = 0; i < n && m < FM_BATCH_MAX; i++)
+		if (vm->pages[pages[i]].flags & F_CLEAN)
+			clean[m++] = pages[i];
+	if (!m)
+		return;
+	if (vm->pagemap_fd < 0) {
+		for (uint32_t i = 0; i < m; i++)
+			vm->pages[clean[i]].flags &= (uint8_t)~F_CLEAN;
+		return;
+	}
+	qsort(clean, m, sizeof clean[0], cmp_u32);
+	uint32_t first = 0;
+	for (uint32_t i = 1; i <= m; i++) {
+		if (i < m && clean[i] - clean[i - 1] <= SCAN_GAP)
+			continue;
+		scan_run(vm, clean + first, i - first, clean[first], clean[i - 1] + 1);
+		first = i;
 	}
 }
 
