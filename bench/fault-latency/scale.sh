@@ -4,7 +4,10 @@
 # (default 64), then 1 uffd-harness processes at once (512-page regions, 256-page working sets,
 # 3000 random read/write/verify operations each; every byte checked against a shadow copy);
 # prints, per run, failed processes, the harnesses' corrupt_bytes and the monitor's
-# handler-side fault latency p50/p99 (stats histogram: 4 buckets per power of two).
+# handler-side fault latency p50/p99 (stats histogram: 4 buckets per power of two), and the
+# monitor's own CPU time per fault (utime+stime / faults): the latency of N processes faulting
+# at once includes waiting behind the others' faults (queueing on one monitor), the CPU time
+# per fault does not, so it is what says whether serving a fault costs more with more VMs.
 # FLUIDLAB_HELPERS_BIN=DIR runs prebuilt helpers (default: helpers/bin, built if missing).
 # Pin it (taskset -c 0) for comparable figures on a noisy host.
 set -euo pipefail
@@ -34,6 +37,12 @@ const s = require("node:net").connect(process.argv[1]); let b = "";
 s.on("data", (d) => { b += d; if (b.endsWith("\n")) { const t = JSON.parse(b).total;
   console.log(`faults ${t.faults} p50 ${t.fault_latency_ns.p50} ns p99 ${t.fault_latency_ns.p99} ns`); s.end(); } });
 s.write("{\"cmd\":\"stats\"}\n");' "$T/c$1")
+	# utime + stime (clock ticks) of the monitor, after the process name's closing paren
+	local ticks hz faults
+	ticks=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$MPID/stat")
+	hz=$(getconf CLK_TCK)
+	faults=$(echo "$st" | awk '{ print $2 }')
+	st="$st | monitor cpu $(awk -v t="$ticks" -v h="$hz" -v f="$faults" 'BEGIN { printf "%.2f us/fault", f ? t * 1e6 / h / f : 0 }')"
 	kill "$MPID"
 	wait "$MPID" 2>/dev/null || true
 	MPID=
