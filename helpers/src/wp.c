@@ -7,9 +7,10 @@
  * message, and the page counts as written from then on). Such a page is F_CLEAN and its
  * record's slot holds a 32-bit hash of the content installed (CRC32C: see wp_hash).
  *
- * Before an EVICT batch goes out, one PAGEMAP_SCAN ioctl on the process's /proc/PID/pagemap
- * (PM_SCAN_CHECK_WPASYNC, category PAGE_IS_WRITTEN, over the span of the batch's clean
- * pages) names the pages written since they were installed: they lose F_CLEAN. The scan
+ * Before an EVICT batch goes out, PAGEMAP_SCAN ioctls on the process's /proc/PID/pagemap
+ * (PM_SCAN_CHECK_WPASYNC, category PAGE_IS_WRITTEN, one per run of nearby clean pages of
+ * the batch: wp_scan_batch) name the pages written since they were installed: they lose
+ * F_CLEAN. The scan
  * cannot be atomic with the agent's UFFDIO_MOVE that follows (the guest keeps running, and
  * the move does not carry the write-protect bit: checked on this kernel), so a write in
  * between is caught at capture instead: a page is dropped without a SET only if it is
@@ -203,9 +204,14 @@ static void scan_run(struct vm *vm, const uint32_t *sorted, uint32_t n, uint32_t
 void wp_scan_batch(struct vm *vm, const uint32_t *pages, uint32_t n)
 {
 	uint32_t clean[FM_BATCH_MAX], m = 0;
-	for (uint32_t i = 0; i < n && m < FM_BATCH_MAX; i++)
-		if (vm->pages[pages[i]].flags & F_CLEAN)
+	for (uint32_t i = 0; i < n; i++) {
+		if (!(vm->pages[pages[i]].flags & F_CLEAN))
+			continue;
+		if (m < FM_BATCH_MAX)
 			clean[m++] = pages[i];
+		else /* never today (batches hold at most FM_BATCH_MAX); unscanned counts as written */
+			vm->pages[pages[i]].flags &= (uint8_t)~F_CLEAN;
+	}
 	if (!m)
 		return;
 	if (vm->pagemap_fd < 0) {

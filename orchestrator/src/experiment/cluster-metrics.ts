@@ -54,31 +54,36 @@ export function clusterMetrics(before: MasterStats[] | undefined, after: MasterS
 export class ClusterKeySampler {
   private best: MasterStats[] | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  private inFlight: Promise<void> | undefined;
 
   constructor(private readonly cluster: ClusterHandle, private readonly intervalMs = 2000) {}
 
   start(): void {
     const every = this.cluster.embedded ? this.intervalMs : this.intervalMs * 5;
     this.timer = setInterval(() => void this.sample(), every);
+    this.timer.unref(); // never what keeps the orchestrator alive
   }
 
-  private async sample(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
+  /** One sample (none while the previous one is still out). */
+  private sample(): Promise<void> {
+    this.inFlight ??= this.take().finally(() => { this.inFlight = undefined; });
+    return this.inFlight;
+  }
+
+  private async take(): Promise<void> {
     try {
       const s = this.cluster.embedded
         ? (await this.cluster.store.masterStats()).map((m) => ({ ...m, prefixKeys: m.keys }))
         : await clusterSnapshot(this.cluster);
       if (!this.best || runKeys(s) > runKeys(this.best)) this.best = s;
-    } catch { /* a failover in progress: the next sample */ } finally {
-      this.busy = false;
-    }
+    } catch { /* a failover in progress: the next sample */ }
   }
 
-  /** Stops sampling (one last sample first) and returns the peak, if any sample worked. */
+  /** Stops sampling (after the sample in flight, if any, and one last one) and returns the
+   * peak, if any sample worked. Idempotent. */
   async stop(): Promise<MasterStats[] | undefined> {
     clearInterval(this.timer);
+    await this.inFlight;
     await this.sample();
     return this.best;
   }

@@ -1,6 +1,6 @@
 /**
  * Applies a guest run's CPU placement (config/placement.ts) to the processes the run owns:
- * the handler (every thread; a restarted monitor is pinned again), the store (the embedded
+ * the handler (every thread; a restarted monitor starts pinned, under taskset), the store (the embedded
  * redis-server or every embedded cluster node, found by their lease roles), and each
  * QEMU: its vCPU threads (QMP query-cpus-fast names their host thread ids) apart from its
  * other threads. Threads QEMU starts later inherit their creator's CPUs (the emulator set).
@@ -28,11 +28,7 @@ function observed(pid: number, tids: number[]): string {
 export async function placeHandler(ctx: RunContext, monitor: Monitor | undefined, p: ResolvedPlacement): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   if (monitor) {
-    const cpus = p.monitor;
-    if (cpus) {
-      await pinCpus(monitor.pid, cpus, { allThreads: true });
-      monitor.onRestart = (r) => { if (r.newPid) void pinCpus(r.newPid, cpus, { allThreads: true }).catch(() => undefined); };
-    }
+    if (p.monitor) await monitor.pinTo(p.monitor); // a restarted monitor starts pinned
     out.monitor = observed(monitor.pid, threadsOf(monitor.pid));
   }
   const stores = storePids(ctx);
@@ -43,12 +39,22 @@ export async function placeHandler(ctx: RunContext, monitor: Monitor | undefined
   return out;
 }
 
+/** Pins thread `tid` of `pid`; a thread that ended meanwhile (QEMU's worker threads come
+ * and go) is no failure. */
+async function pinThread(pid: number, tid: number, cpus: number[]): Promise<void> {
+  try {
+    await pinCpus(tid, cpus);
+  } catch (err) {
+    if (allowedCpus(pid, tid) !== undefined) throw err; // still there: a real refusal
+  }
+}
+
 /** Pins a (paused) guest's vCPU threads to p.vcpus and its other threads to p.emulator;
  * returns { vcpus, emulator } as the kernel then allows them. */
 export async function placeGuest(vm: MicroVM, p: ResolvedPlacement): Promise<Record<string, string>> {
   const vcpus = (await vm.qmp.execute('query-cpus-fast')).map((c) => c['thread-id']);
   const others = threadsOf(vm.pid).filter((t) => !vcpus.includes(t));
-  if (p.emulator) for (const t of others) await pinCpus(t, p.emulator);
-  if (p.vcpus) for (const t of vcpus) await pinCpus(t, p.vcpus);
+  if (p.emulator) for (const t of others) await pinThread(vm.pid, t, p.emulator);
+  if (p.vcpus) for (const t of vcpus) await pinThread(vm.pid, t, p.vcpus);
   return { vcpus: observed(vm.pid, vcpus), emulator: observed(vm.pid, others) };
 }

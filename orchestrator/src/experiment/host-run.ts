@@ -72,11 +72,8 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
     if (ws === undefined || resident === undefined) throw new Error(`arm ${arm.name}: a host-placed fluidmem arm needs a pmbench or memverify workload (its mapping is what the handler serves)`);
     const handler = await startHandler(ctx, config, arm.backend, resident * PAGES_PER_MIB, arm.store);
     const placement: Record<string, string> = { workload: where, monitor: where };
-    if (cpu !== undefined) {
-      await pin(handler.monitor.pid, cpu);
-      // a restarted monitor (memory-arm.ts startHandler) runs where the first one did
-      handler.monitor.onRestart = (r) => { if (r.newPid) void pin(r.newPid, cpu).catch(() => undefined); };
-    }
+    // a restarted monitor (memory-arm.ts startHandler) starts where the first one runs
+    if (cpu !== undefined) await handler.monitor.pinTo([cpu]);
     const redisPid = ctx.lease.processes.find((p) => p.role === 'redis')?.pid;
     if (redisPid !== undefined) {
       if (cpu !== undefined) await pin(redisPid, cpu);
@@ -146,10 +143,15 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     const clusterBefore = cluster ? await clusterSnapshot(cluster) : undefined;
     const sampler = cluster && new ClusterKeySampler(cluster);
     sampler?.start();
-    const outcome = await runWorkload(target, o.config.workload, spec.params, {
-      timeoutMs: o.config.host.timeout, onOutput: o.onOutput, onPhase: o.onPhase,
-    });
-    const clusterPeak = await sampler?.stop();
+    let outcome: Awaited<ReturnType<typeof runWorkload>>;
+    let clusterPeak: Awaited<ReturnType<ClusterKeySampler['stop']>>;
+    try {
+      outcome = await runWorkload(target, o.config.workload, spec.params, {
+        timeoutMs: o.config.host.timeout, onOutput: o.onOutput, onPhase: o.onPhase,
+      });
+    } finally {
+      clusterPeak = await sampler?.stop(); // on every path (it never throws)
+    }
     writeFileSync(join(o.logDir, `${HOST_VM_ID}.workload.txt`), outcome.output);
     o.onPhase?.('collect');
     const vmstatAfter = hostVmstat();

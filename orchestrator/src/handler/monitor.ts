@@ -16,7 +16,8 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedChild } from '../process/child.js';
+import { pinCpus } from '../process/affinity.js';
+import { findExecutable, ManagedChild } from '../process/child.js';
 import type { Lease } from '../process/lease.js';
 import { ChildOwner } from '../process/child-owner.js';
 import { MonitorControl } from './control.js';
@@ -42,6 +43,8 @@ export interface MonitorOptions {
   logFile: string;
   /** Redis key nonce (1..16 of [0-9a-z]); default: a random one, kept across restarts. */
   keyNonce?: string;
+  /** CPUs the monitor runs on (taskset at every start, restarts included); default: any. */
+  cpus?: number[];
   /** Restarts after the monitor exits on its own (default 0; ignored for dram). */
   restarts?: number;
   /** Told about each restart once it succeeded or failed. */
@@ -155,6 +158,13 @@ export class Monitor extends ChildOwner {
     }
   }
 
+  /** Pins the running monitor (every thread) to `cpus`, and every restarted one from its
+   * start (it is started under taskset), so no restart serves a moment unpinned. */
+  async pinTo(cpus: number[]): Promise<void> {
+    this.opts.cpus = [...cpus];
+    await pinCpus(this.child.pid, cpus, { allThreads: true });
+  }
+
   /** Where attach libraries connect (FLUIDMEM_SOCKET). */
   get socketPath(): string {
     return this.opts.socketPath;
@@ -203,10 +213,12 @@ async function spawnMonitor(opts: MonitorOptions & { keyNonce: string }): Promis
     if (opts.keyPrefix !== undefined) args.push('--key-prefix', opts.keyPrefix);
     let child: ManagedChild;
     try {
+      // taskset execs the monitor (same pid), pinned before its first instruction
+      if (opts.cpus?.length && !findExecutable(binary)) throw new Error(`${binary}: not found or not executable`);
+      const pinned = opts.cpus?.length ? { file: 'taskset', args: ['-c', opts.cpus.join(','), binary, ...args] } : { file: binary, args };
       child = new ManagedChild({
         role: 'monitor',
-        file: binary,
-        args,
+        ...pinned,
         logFile: opts.logFile,
         lease: opts.lease,
         // The password goes through the environment, never the command line.

@@ -48,7 +48,9 @@ export class HostParts {
   /** Starts every SSH host's part of `o.plan` (none: nothing happens). */
   static start(o: HostPartsOptions): HostParts {
     const taken = new Set([o.runId]);
-    const started = o.plan.remote.map((h): Started => {
+    // every sub-config first: a config one of them cannot be cut from starts no part at all
+    const sources = o.plan.remote.map((h) => subConfigSource(o.source, [...new Set(h.runs.map((r) => r.arm.name))]));
+    const started = o.plan.remote.map((h, i): Started => {
       let runId = newRunId(o.config.name);
       while (taken.has(runId)) runId = newRunId(o.config.name);
       taken.add(runId);
@@ -58,7 +60,7 @@ export class HostParts {
       let atLineStart = true;
       s.part = new RemotePart({
         name: h.name, ssh: h.ssh, root: h.ssh.root ?? CHECKOUT_ROOT,
-        job: { runId, configFile: `${o.file} (part of host ${h.name})`, config: subConfigSource(o.source, [...new Set(h.runs.map((r) => r.arm.name))]) },
+        job: { runId, configFile: `${o.file} (part of host ${h.name})`, config: sources[i]! },
         into: join(o.dir, 'hosts', h.name),
         log: (line) => o.log?.(`${prefix}${line}`),
         phase: (variant, rep, phase) => { const run = find(variant, rep); if (run) o.phase?.(run, phase as RunPhase); },

@@ -8,13 +8,25 @@
  *   - headline: and reference: removed (they compare arms across hosts: the control host
  *     does that on the merged results);
  *   - timeline: an action's arms: list keeps only kept arms; an action left with none
- *     is dropped (an action without arms: stays).
+ *     is dropped (an action without arms: stays);
+ *   - aliases (*name) are replaced by copies of what they name first, so removing the arm
+ *     that holds an anchor (&name) leaves no alias pointing at nothing.
  */
-import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { isMap, isSeq, parseDocument, visit, type Node, type YAMLMap } from 'yaml';
 
 /** Returns the YAML source of `source` with only the arms named in `keep` (see above). */
 export function subConfigSource(source: string, keep: readonly string[]): string {
   const doc = parseDocument(source);
+  visit(doc, {
+    Alias(_, alias) {
+      const target = alias.resolve(doc);
+      if (!target) return undefined; // the loader already refused an unknown alias
+      const copy = target.clone() as Node;
+      visit(copy, { Node(__, n) { if ('anchor' in n) delete (n as { anchor?: string }).anchor; } });
+      delete (copy as { anchor?: string }).anchor;
+      return copy;
+    },
+  });
   for (const key of ['hosts', 'headline', 'reference']) doc.delete(key);
   const arms = doc.get('arms', true);
   if (isSeq(arms)) {

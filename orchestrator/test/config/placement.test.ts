@@ -2,7 +2,7 @@
  * host's CPU count, and preflight refusing a CPU the host lacks. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { DEFAULT_PLACEMENT, resolveCpuSet, resolvePlacement } from '../../src/config/placement.js';
+import { resolveCpuSet, resolvePlacement } from '../../src/config/placement.js';
 import { checkPreflight } from '../../src/experiment/preflight.js';
 import { configProblems } from '../support/config-problems.js';
 
@@ -36,7 +36,8 @@ describe('cpus: placement', () => {
     expect(resolveCpuSet('float', 4, 'cpus.vcpus')).toBeUndefined();
     expect(resolveCpuSet('2,0-1', 4, 'cpus.vcpus')).toEqual([0, 1, 2]);
     expect(() => resolveCpuSet(3, 2, 'arms.fm.cpus.monitor')).toThrow('arms.fm.cpus.monitor: CPU 3 is not a CPU of this host (it has 2: 0-1)');
-    expect(resolvePlacement(undefined, undefined, 2)).toEqual(Object.fromEntries(Object.entries(DEFAULT_PLACEMENT).map(([k, v]) => [k, resolveCpuSet(v, 2, k)])));
+    // the default: a guest's whole fault path on the last CPU
+    expect(resolvePlacement(undefined, undefined, 2)).toEqual({ vcpus: [1], emulator: [1], monitor: [1], store: [1] });
   });
 
   it('preflight refuses a placement on a CPU the host lacks, naming where it was asked for', () => {

@@ -8,13 +8,14 @@
  * monitor's minimum capacity. Real redis-server, real monitor, real attach library.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { MonitorControlError } from '../../src/handler/control.js';
 import { attachEnv, Monitor } from '../../src/handler/monitor.js';
 import { waitFor } from '../../src/process/wait.js';
+import { allowedCpus, threadsOf } from '../../src/process/affinity.js';
 import { buildTestHelpers, TEST_ATTACH, TEST_HARNESS, TEST_MONITOR } from './helpers-build.js';
 
 const PAGE = 4096;
@@ -108,6 +109,20 @@ describe('restart without loss (Redis backend)', () => {
     expect(h.err().match(/reattached to fluidmem-monitor/g)?.length).toBe(KILLS);
     expect(readFileSync(log, 'utf8')).toMatch(/vm kill-vm reattached: \d+ resident pages, \d+ staged pages re-written/);
   }, 600_000);
+
+  it('a monitor pinned with pinTo() is restarted on the same CPU, pinned from its start', async () => {
+    const { m } = await monitor('pinned', `unix://${redisSock}`, { restarts: 1 });
+    const last = cpus().length - 1;
+    await m.pinTo([last]);
+    expect(allowedCpus(m.pid)).toBe(String(last));
+    const first = m.pid;
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => m.restarts.length >= 1, { timeoutMs: 30_000, what: 'the restart' });
+    expect(m.restarts[0]!.ok, m.restarts[0]!.error).toBe(true);
+    expect(m.pid).not.toBe(first);
+    for (const t of threadsOf(m.pid)) expect(allowedCpus(m.pid, t)).toBe(String(last));
+    expect(readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').split('\0')[0]).toBe(TEST_MONITOR); // taskset exec'd it
+  }, 60_000);
 
   it('a restarted monitor with another key nonce is refused: the process exits 70 and says why', async () => {
     const { m, dir } = await monitor('nonce', `unix://${redisSock}`, { keyNonce: 'first1' });

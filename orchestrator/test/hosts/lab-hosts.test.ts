@@ -139,7 +139,7 @@ describe('lab hosts: the control host and one SSH host', () => {
     const { summary } = await running;
     expect(summary.runs.map((r) => [r.id, r.status])).toEqual([['001-fluidmem-dram-r1', 'failed']]);
     const error = summary.runs[0]!.error!;
-    expect(error).toMatch(new RegExp(`^host lab2 \\(root@127\\.0\\.0\\.1:${sshd.port}\\): the part ended there before finishing \\(signal SIGKILL|exit status`));
+    expect(error).toMatch(new RegExp(`^host lab2 \\(root@127\\.0\\.0\\.1:${sshd.port}\\): the part ended there before finishing \\((signal SIGKILL|exit status)`));
     // Its children had pdeathsig: nothing of the part outlives it.
     await waitFor(() => remoteProcesses().length === 0, { timeoutMs: 20_000, what: 'the part\'s processes to end' });
     // A SIGKILLed part cannot clear its lease: `down` on that host reaps it.

@@ -59,6 +59,19 @@ describe('lab host plan', () => {
     expect(expandRuns(config).map((r) => r.id)).toEqual(['001-fm-ratio-50-r1', '002-fm-ratio-50-r2', '003-fm-ratio-90-r1', '004-fm-ratio-90-r2']);
   });
 
+  it('keeps what an alias names when the arm holding its anchor is cut', () => {
+    const src = `name: t
+hosts: [{ name: here }, { name: lab2, ssh: { host: 10.0.0.2, user: root, identity: /k } }]
+arms:
+  - { name: a, kind: fluidmem, backend: dram, resident: 16M, placement: host, cpus: &pin { monitor: last, store: last } }
+  - { name: b, kind: fluidmem, backend: dram, resident: 16M, placement: host, host: lab2, cpus: *pin }
+workload: { pmbench: { setsize: 64M } }
+`;
+    const sub = subConfigSource(src, ['b']);
+    expect(sub).not.toMatch(/[&*]pin/);
+    expect(parseConfig(sub, 'sub.yaml').arms.map((a) => [a.name, a.cpus])).toEqual([['b', { monitor: 'last', store: 'last' }]]);
+  });
+
   it('adopts a host\'s record as the experiment\'s run with the same variant and repetition', () => {
     const config = parseConfig(SOURCE, 'x.yaml');
     const plan = planHosts(config.hosts, expandRuns(config));
