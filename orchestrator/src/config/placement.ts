@@ -60,12 +60,14 @@ export function resolveCpuSet(set: CpuSet, ncpus: number, what: string): number[
   return [...out].sort((x, y) => x - y);
 }
 
-/** The run's placement: the defaults, then the config's `cpus:`, then the arm's. */
-export function resolvePlacement(top: PlacementConfig | undefined, arm: PlacementConfig | undefined, ncpus: number, where = 'cpus'): ResolvedPlacement {
+/** The run's placement: the defaults, then the config's `cpus:`, then the arm's. A CPU
+ * the host lacks is refused naming the key that asked for it (arms.NAME.cpus.K or cpus.K). */
+export function resolvePlacement(top: PlacementConfig | undefined, arm: { name: string; cpus?: PlacementConfig } | undefined, ncpus: number): ResolvedPlacement {
   const out = {} as ResolvedPlacement;
   for (const k of PLACED) {
-    const set = arm?.[k] ?? top?.[k] ?? DEFAULT_PLACEMENT[k];
-    out[k] = resolveCpuSet(set, ncpus, `${where}.${k}`);
+    const own = arm?.cpus?.[k];
+    const set = own ?? top?.[k] ?? DEFAULT_PLACEMENT[k];
+    out[k] = resolveCpuSet(set, ncpus, own !== undefined ? `arms.${arm!.name}.cpus.${k}` : `cpus.${k}`);
   }
   return out;
 }

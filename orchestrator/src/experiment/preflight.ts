@@ -227,7 +227,7 @@ function placementProblems(config: ExperimentConfig, ncpus: number): string[] {
   for (const arm of config.arms) {
     if (arm.placement === 'host' || armHostName(arm, config.hosts) !== here) continue;
     try {
-      resolvePlacement(config.cpus, arm.cpus, ncpus, arm.cpus ? `arms.${arm.name}.cpus` : 'cpus');
+      resolvePlacement(config.cpus, arm, ncpus);
     } catch (err) {
       out.add(`cpu placement: ${(err as Error).message}`);
     }

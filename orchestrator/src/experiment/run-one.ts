@@ -169,7 +169,7 @@ function describePlacement(p: ResolvedPlacement): string {
 
 /** Adds a guest's observed placement; several guests' distinct values are joined by '|'. */
 function mergePlacement(into: Record<string, string>, add: Record<string, string>): void {
-  for (const [k, v] of Object.entries(add)) into[k] = into[k] && into[k] !== v ? `${into[k]}|${v}` : v;
+  for (const [k, v] of Object.entries(add)) into[k] = [...new Set([...(into[k]?.split('|') ?? []), ...v.split('|')])].join('|');
 }
 
 export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord> {
@@ -187,7 +187,7 @@ export async function runOne(spec: RunSpec, o: RunOneOptions): Promise<RunRecord
     const image = o.image;
     const accelerator = o.accelerator;
     o.onPhase?.('start');
-    const placement = resolvePlacement(o.config.cpus, spec.arm.cpus, cpus().length, spec.arm.cpus ? `arms.${spec.arm.name}.cpus` : 'cpus');
+    const placement = resolvePlacement(o.config.cpus, spec.arm, cpus().length);
     arm = await setUpMemoryArm(ctx, o.config, spec.arm);
     record.placement = { requested: describePlacement(placement), ...await placeHandler(ctx, arm.monitor, placement) };
     o.onPhase?.('boot');

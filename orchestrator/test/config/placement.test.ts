@@ -20,7 +20,7 @@ describe('cpus: placement', () => {
     const arm = c.arms[0]!;
     expect(arm.cpus).toEqual({ monitor: '0-1' });
     // the arm's keys win, the others come from the top level
-    expect(resolvePlacement(c.cpus, arm.cpus, 2)).toEqual({ vcpus: [0], emulator: [0, 1], monitor: [0, 1], store: undefined });
+    expect(resolvePlacement(c.cpus, arm, 2)).toEqual({ vcpus: [0], emulator: [0, 1], monitor: [0, 1], store: undefined });
   });
 
   it('names a bad value and an unknown key at their line', () => {
