@@ -63,6 +63,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uffd_compat.h"
@@ -297,6 +298,37 @@ static void agent_discarded(uint64_t seq)
 	pthread_mutex_unlock(&mu);
 }
 
+#define HELLO_ANSWER_MS 30000
+
+/* One message from s within ms milliseconds, whatever signals interrupt the wait (an
+ * interrupted wait resumes with the time left): its length, 0 when the peer closed, -1
+ * with errno (ETIMEDOUT when no message came in time). */
+static ssize_t recv_deadline(int s, void *buf, size_t len, int ms)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		int k = poll(&p, 1, (int)left);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			continue; /* the next turn reports the timeout */
+		ssize_t r = recv(s, buf, len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return r;
+	}
+}
+
 /* Sends the hello (uffd, staging memfd, and for a reattach the state memfd) on s and reads
  * the answer: 0 accepted, 1 refused (err: the monitor's answer), -1 transport error (err). */
 static int hello_exchange(int s, int memfd, int statefd, char *err, size_t errlen)
@@ -329,20 +361,20 @@ static int hello_exchange(int s, int memfd, int statefd, char *err, size_t errle
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) != n) {
+	ssize_t sent;
+	do /* the hello runs on the thread that called mmap: QEMU's signals reach it */
+		sent = sendmsg(s, &mh, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent != n) {
 		snprintf(err, errlen, "sending the hello: %s", strerror(errno));
 		return -1;
 	}
-	struct timeval tv = {.tv_sec = 30};
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	ssize_t r = recv(s, buf, sizeof buf - 1, 0);
+	ssize_t r = recv_deadline(s, buf, sizeof buf - 1, HELLO_ANSWER_MS);
 	if (r <= 0) {
 		snprintf(err, errlen, "no answer: %s", r == 0 ? "closed" : strerror(errno));
 		return -1;
 	}
 	buf[r] = 0;
-	tv.tv_sec = 0;
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if (!strstr(buf, "\"ok\":true")) {
 		snprintf(err, errlen, "%.400s", buf);
 		return 1;

@@ -11,6 +11,8 @@
  *            optionally MADV_DONTNEED a page (--remove-pct; the page must read zero).
  *            With --until-signal the phase keeps going after --ops until SIGUSR1.
  *   final:   verify every byte of the region; print one JSON line with the result.
+ * With --signal-storm a SIGALRM (SA_RESTART, as QEMU installs its handlers) arrives every
+ * 200 us while the region is mapped, so the attach library's hello is interrupted.
  * With --hold the process then waits for a line (or EOF) on stdin before exiting, so
  * the caller can read the monitor's stats while the region is still attached.
  *
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define PS 4096ul
@@ -41,7 +44,7 @@
 static size_t region_pages, ws_pages, nthreads = 2;
 static uint64_t ops = 20000, seed = 1;
 static unsigned remove_pct;
-static int until_signal, hold;
+static int until_signal, hold, signal_storm;
 static unsigned char *region, *shadow;
 static volatile sig_atomic_t got_usr1;
 static atomic_ulong corrupt_bytes, corrupt_pages, checked_bytes, done_ops, removes;
@@ -309,10 +312,27 @@ static void on_usr1(int sig)
 	got_usr1 = 1;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Every 200 us a SIGALRM (on: 1) or none (on: 0). */
+static void storm(int on)
+{
+	if (on) {
+		struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+	}
+	struct itimerval it = {.it_interval = {0, on ? 200 : 0}, .it_value = {0, on ? 200 : 0}};
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: uffd-harness --region-pages N --pages W [--ops N] [--threads T] [--seed S]\n"
-			"                    [--remove-pct P] [--until-signal] [--hold]\n"
+			"                    [--remove-pct P] [--until-signal] [--hold] [--signal-storm]\n"
 			"       uffd-harness --discard-race --region-pages N --pages W [--ops N] [--threads T]\n"
 			"                    [--discard-max PAGES] [--discard-every OPS] [--seed S] [--hold]\n"
 			"       uffd-harness --discard-rounds N --region-pages N --pages W [--threads T] [--seed S]\n");
@@ -330,6 +350,8 @@ int main(int argc, char **argv)
 			discard_race = 1;
 		else if (!strcmp(a, "--hold"))
 			hold = 1;
+		else if (!strcmp(a, "--signal-storm"))
+			signal_storm = 1;
 		else if (!v)
 			usage();
 		else if (!strcmp(a, "--region-pages"))
@@ -367,7 +389,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	unsigned char *aligned = (unsigned char *)(((uintptr_t)resv + align - 1) & ~(uintptr_t)(align - 1));
+	if (signal_storm)
+		storm(1);
 	region = mmap(aligned, size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (signal_storm)
+		storm(0);
 	if (region == MAP_FAILED) {
 		perror("uffd-harness: map region");
 		return 2;

@@ -252,6 +252,22 @@ describe('fluidmem-monitor with the harness', () => {
     expect((await first.proc).exitCode).toBe(0);
   });
 
+  it('a hello interrupted by signals waits on for the answer (QEMU takes signals while it maps RAM)', async () => {
+    const m = await monitor('dram', 64);
+    process.kill(m.pid, 'SIGSTOP'); // the answer comes late: the wait sees ~1500 SIGALRMs
+    let h: Harness;
+    try {
+      h = harness(m, 'storm-vm', ['--pages', '64', '--ops', '500', '--signal-storm'], 128);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      process.kill(m.pid, 'SIGCONT');
+    }
+    const r = await h.proc;
+    expect(h.stderr()).not.toContain('no answer');
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(h.lines.find((l) => l.startsWith('{'))!).corrupt_bytes).toBe(0);
+  });
+
   it('fails closed when no handler listens at attach time', async () => {
     const h = harness({ socketPath: join(dir, 'nobody.sock') }, 'orphan', ['--pages', '16'], 64);
     const r = await h.proc;
