@@ -17,6 +17,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { ArmConfig, ExperimentConfig } from '../config/schema.js';
 import { createMemoryCgroup, type MemoryCgroup } from '../host/memory-cgroup.js';
+import { cgroupOomKills, startOomGuard, type GuardReport, type OomGuard } from '../host/oom-guard.js';
 import { checkHostSwapPossible } from '../host/preconditions.js';
 import { createHostSwap, type HostSwap } from '../host/swap-device.js';
 import type { Counters } from '../handler/control.js';
@@ -59,6 +60,8 @@ interface HostMemory {
   env?: Record<string, string>;
   cgroup?: MemoryCgroup;
   swap?: HostSwap;
+  /** Rescues the cgroup's OOM stalls while the benchmark runs (host/oom-guard.ts). */
+  guard?: OomGuard;
   handler?: Handler;
   /** Where each process ran, for the record. */
   placement: Record<string, string>;
@@ -93,14 +96,17 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
     checkHostSwapPossible(kind, swapMiB, resident, { priority });
     const swap = await createHostSwap(ctx, kind, swapMiB, { priority });
     const cgroup = await createMemoryCgroup(ctx, 'bench', resident);
-    return { cgroup, swap, placement: { workload: where, swap: kind === 'zram' ? 'zram: in the faulting thread' : 'loop: kernel loop worker threads (unpinned)' } };
+    const guard = await startOomGuard(ctx, cgroup);
+    const placement: Record<string, string> = { workload: where, swap: kind === 'zram' ? 'zram: in the faulting thread' : 'loop: kernel loop worker threads (unpinned)' };
+    if (guard) placement['oom-guard'] = 'unpinned (idle unless the cgroup stalls in OOM)';
+    return { cgroup, swap, guard, placement };
   }
   return { placement: { workload: where } };
 }
 
 /** Host-side metrics of the run: host vmstat deltas, handler counters (fluidmem), the
  * cgroup's and the swap device's own figures (swap). */
-function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handler: Counters | undefined): Record<string, number> {
+function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handler: Counters | undefined, guard: GuardReport | undefined): Record<string, number> {
   const m: Record<string, number> = {};
   for (const [k, v] of Object.entries(vmstatDelta)) m[`host.vmstat.${k}`] = v;
   if (mem.handler) Object.assign(m, handlerMetrics(undefined, handler));
@@ -109,9 +115,19 @@ function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handl
     for (const k of ['swap', 'max_usage_in_bytes', 'memsw.max_usage_in_bytes', 'failcnt', 'pgmajfault', 'pswpin', 'pswpout']) {
       if (st[k] !== undefined) m[`cgroup.${k}`] = st[k]!;
     }
+    const kills = cgroupOomKills(mem.cgroup);
+    if (kills !== undefined) m['cgroup.oom_kills'] = kills;
+    if (guard) m['cgroup.oom_rescues'] = guard.rescues;
   }
   if (mem.swap) for (const [k, v] of Object.entries(mem.swap.stats())) m[`swap.${mem.swap.kind}.${k}`] = v;
   return m;
+}
+
+/** Why a swap arm's benchmark died, when its cgroup's OOM killer did it (else ''). */
+function oomCause(metrics: Record<string, number>, guard: GuardReport | undefined): string {
+  const kills = metrics['cgroup.oom_kills'];
+  if (!kills) return '';
+  return `; the memory cgroup's OOM killer killed it (oom_kill ${kills}${guard?.gaveUp ? `; the OOM guard ${guard.gaveUp}` : ''})`;
 }
 
 /** Runs `spec` (a host-placed arm) and returns its record, also when it fails; the run
@@ -152,6 +168,7 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     } finally {
       clusterPeak = await sampler?.stop(); // on every path (it never throws)
     }
+    const guard = await mem.guard?.stop(); // the benchmark is gone: the OOM killer back on
     writeFileSync(join(o.logDir, `${HOST_VM_ID}.workload.txt`), outcome.output);
     o.onPhase?.('collect');
     const vmstatAfter = hostVmstat();
@@ -171,7 +188,7 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     // benchmark's whole life (its warm-up included), not the measured phase alone.
     const metrics: Record<string, number> = {
       ...outcome.metrics,
-      ...hostMetrics(mem, delta(vmstatAfter, vmstatBefore), ha),
+      ...hostMetrics(mem, delta(vmstatAfter, vmstatBefore), ha, guard),
       ...clusterCounters,
     };
     if (redis) metrics['redis.keys'] = redis.keys;
@@ -195,7 +212,7 @@ export async function runOnHost(spec: RunSpec, o: RunOneOptions): Promise<RunRec
     record.metrics = metrics;
     record.histograms = outcome.histograms;
     record.status = outcome.ok ? 'ok' : 'failed';
-    if (!outcome.ok) record.error = `host: ${outcome.error}`;
+    if (!outcome.ok) record.error = `host: ${outcome.error}${oomCause(metrics, guard)}`;
   } catch (err) {
     record.status = 'failed';
     record.error = (err as Error).message;

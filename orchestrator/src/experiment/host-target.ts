@@ -74,6 +74,6 @@ export function hostTarget(o: HostTargetOptions): WorkloadTarget {
     exec: (argv, opts) => execOnHost(o, argv, opts),
     program: hostProgram,
     install: async (localPath) => localPath,
-    killHint: o.cgroupDir ? 'the memory cgroup OOM killer? see dmesg' : 'see dmesg',
+    killHint: 'see dmesg',
   };
 }

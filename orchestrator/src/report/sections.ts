@@ -64,15 +64,27 @@ function statsRows(v: VariantSummary, names: string[]): string {
   }).join('');
 }
 
+/** What qualifies a run's numbers without failing it: the OOM guard's rescues (their
+ * stalls are in the latency) and monitor restarts. */
+export function runNotes(rec: RunRecord | undefined): string[] {
+  if (!rec) return [];
+  const notes: string[] = [];
+  const rescues = rec.metrics['cgroup.oom_rescues'] ?? 0;
+  if (rescues > 0) notes.push(`the OOM guard ended ${rescues} memory cgroup OOM stall${rescues === 1 ? '' : 's'} (their time is in the latency)`);
+  const restarts = rec.monitorRestarts?.length ?? 0;
+  if (restarts > 0) notes.push(`the monitor was restarted ${restarts} time${restarts === 1 ? '' : 's'}`);
+  return notes;
+}
+
 export function runsTable(summary: Summary, records: RunRecord[]): string {
   const byId = new Map(records.map((r) => [r.id, r]));
   const rows = summary.runs.map((r) => {
     const rec = byId.get(r.id);
     const status = r.status === 'ok' ? '<span class="good">ok</span>' : '<span class="bad">failed</span>';
     return `<tr><td>${e(r.id)}</td><td>${e(r.variant)}</td><td>${r.repetition}</td><td>${status}</td>` +
-      `<td>${rec ? formatNumber(rec.durationMs / 1000) : '-'}</td><td class="err">${e(r.error ?? '')}</td></tr>`;
+      `<td>${rec ? formatNumber(rec.durationMs / 1000) : '-'}</td><td class="err">${e(r.error ?? '')}</td><td class="metric">${e(runNotes(rec).join('; '))}</td></tr>`;
   }).join('');
-  return `<table class="runs"><tr><th>run</th><th>variant</th><th>rep</th><th>status</th><th>seconds</th><th>error</th></tr>${rows}</table>`;
+  return `<table class="runs"><tr><th>run</th><th>variant</th><th>rep</th><th>status</th><th>seconds</th><th>error</th><th>notes</th></tr>${rows}</table>`;
 }
 
 /** Every latency and throughput row against the baseline; headline rows carry the verdicts,

@@ -35,7 +35,7 @@ function leftovers(): string[] {
     try {
       if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`FLUIDLAB_RUNS_DIR=${runsDir}`)) return [];
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
-      return /pmbench|fluidmem-monitor|redis-server|cgexec/.test(cmd) ? [cmd] : [];
+      return /pmbench|fluidmem-monitor|redis-server|cgexec|oom-guard/.test(cmd) ? [cmd] : [];
     } catch { return []; }
   });
 }
@@ -78,6 +78,10 @@ describe('host placement', () => {
     for (const arm of ['swap-zram', 'swap-tmpfs', 'swap-disk']) {
       const m = byArm[arm]!.metrics;
       expect(m['host.vmstat.pswpout'], arm).toBeGreaterThan(0);
+      // the OOM guard watched the cgroup (v1 here) and the run was not OOM-killed
+      expect(byArm[arm]!.placement?.['oom-guard'], arm).toMatch(/unpinned/);
+      expect(m['cgroup.oom_rescues'], arm).toBeGreaterThanOrEqual(0);
+      expect(m['cgroup.oom_kills'], arm).toBe(0);
       expect(m['host.vmstat.pswpin'], arm).toBeGreaterThan(0);
     }
     expect(byArm['swap-zram']!.metrics['swap.zram.compression_ratio']).toBeGreaterThan(0);

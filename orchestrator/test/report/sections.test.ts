@@ -1,0 +1,17 @@
+/** runNotes: what qualifies a run's numbers in the runs table (pure logic). */
+import { describe, expect, it } from 'vitest';
+import { runNotes } from '../../src/report/sections.js';
+import type { RunRecord } from '../../src/results/types.js';
+
+const rec = (metrics: Record<string, number>, extra: Partial<RunRecord> = {}) => ({ metrics, ...extra }) as RunRecord;
+
+describe('runNotes', () => {
+  it('names OOM guard rescues and monitor restarts, nothing for a clean run', () => {
+    expect(runNotes(undefined)).toEqual([]);
+    expect(runNotes(rec({ 'cgroup.oom_rescues': 0 }))).toEqual([]);
+    expect(runNotes(rec({ 'cgroup.oom_rescues': 2 }))).toEqual(['the OOM guard ended 2 memory cgroup OOM stalls (their time is in the latency)']);
+    const restart = { at: '', exit: 'SIGKILL', oldPid: 1, ok: true, ms: 3 };
+    expect(runNotes(rec({ 'cgroup.oom_rescues': 1 }, { monitorRestarts: [restart] }))).toEqual([
+      'the OOM guard ended 1 memory cgroup OOM stall (their time is in the latency)', 'the monitor was restarted 1 time']);
+  });
+});
