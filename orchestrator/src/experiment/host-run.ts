@@ -117,7 +117,10 @@ function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handl
     }
     const kills = cgroupOomKills(mem.cgroup);
     if (kills !== undefined) m['cgroup.oom_kills'] = kills;
-    if (guard) m['cgroup.oom_rescues'] = guard.rescues;
+    if (guard) {
+      m['cgroup.oom_stalls'] = guard.stalls;
+      m['cgroup.oom_rescues'] = guard.rescues;
+    }
   }
   if (mem.swap) for (const [k, v] of Object.entries(mem.swap.stats())) m[`swap.${mem.swap.kind}.${k}`] = v;
   return m;

@@ -20,6 +20,8 @@ export const OOM_GUARD = join(HELPERS_BIN, 'fluidlab-oom-guard');
 export interface GuardReport {
   /** Stalls rescued (the guard's "rescue N" lines). */
   rescues: number;
+  /** OOM stalls begun (the guard's last "stalls N" line). */
+  stalls: number;
   /** The guard's "gave-up ..." line, when a stall was a true OOM. */
   gaveUp?: string;
 }
@@ -33,8 +35,10 @@ export interface OomGuard {
 /** What a guard's log says: rescue lines counted, the give-up line if any. */
 export function parseGuardLog(text: string): GuardReport {
   const lines = text.split('\n');
+  const stalls = lines.map((l) => /^(?:rescues \d+ )?stalls (\d+)$/.exec(l)).filter((m) => m).map((m) => Number(m![1]));
   return {
     rescues: lines.filter((l) => /^rescue \d+ /.test(l)).length,
+    stalls: stalls.length ? Math.max(...stalls) : 0,
     gaveUp: lines.find((l) => l.startsWith('gave-up')),
   };
 }

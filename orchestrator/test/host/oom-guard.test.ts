@@ -24,7 +24,7 @@ beforeAll(() => {
 
 describe('parseGuardLog', () => {
   it('counts rescue lines and keeps the give-up line', () => {
-    expect(parseGuardLog('ready\nrescue 1 reclaimed_us=900\nrescue 2 reclaimed_us=800\nrescues 2\n')).toEqual({ rescues: 2, gaveUp: undefined });
+    expect(parseGuardLog('ready\nstalls 1\nrescue 1 reclaimed_us=900\nstalls 3\nrescue 2 reclaimed_us=800\nrescues 2 stalls 3\n')).toEqual({ rescues: 2, stalls: 3, gaveUp: undefined });
     expect(parseGuardLog('ready\ngave-up after 0 rescues: no charge succeeded for 2000 ms of rescue attempts\n').gaveUp).toMatch(/^gave-up after 0/);
   });
 });
@@ -37,7 +37,7 @@ describe('OOM guard on a v1 memory cgroup', () => {
       expect(cgroup.version).toBe(1);
       const guard = await startOomGuard(ctx, cgroup);
       expect(oomControl(cgroup.dir)).toMatch(/^oom_kill_disable 1$/m);
-      expect(await guard!.stop()).toEqual({ rescues: 0, gaveUp: undefined });
+      expect(await guard!.stop()).toEqual({ rescues: 0, stalls: 0, gaveUp: undefined });
       expect(oomControl(cgroup.dir)).toMatch(/^oom_kill_disable 0$/m);
     } finally {
       await ctx.dispose();
@@ -57,6 +57,7 @@ describe('OOM guard on a v1 memory cgroup', () => {
       expect(cgroupOomKills(cgroup)).toBe(1);
       const report = await guard!.stop();
       expect(report.gaveUp).toMatch(/no charge succeeded for 2000 ms/);
+      expect(report.stalls).toBeGreaterThanOrEqual(1);
     } finally {
       await ctx.dispose();
     }
