@@ -8,12 +8,17 @@
 # monitor's own CPU time per fault (utime+stime / faults): the latency of N processes faulting
 # at once includes waiting behind the others' faults (queueing on one monitor), the CPU time
 # per fault does not, so it is what says whether serving a fault costs more with more VMs.
+# TURNS=1: the processes take turns (uffd-harness --turns: one faults at a time, for BURST
+# operations, default 50, while the others stay attached with their pages resident): the
+# latency then carries every per-VM cost of the monitor (victim choice, VM lookup, deferred
+# retries over N attached VMs) and no queueing behind other processes' faults.
 # FLUIDLAB_HELPERS_BIN=DIR runs prebuilt helpers (default: helpers/bin, built if missing).
 # Pin it (taskset -c 0) for comparable figures on a noisy host.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=${FLUIDLAB_HELPERS_BIN:-$HERE/../../helpers/bin}
 N=${1:-64}
+TURN_ARGS=()
 [ -x "$B/fluidmem-monitor" ] || make -s -C "$HERE/../../helpers"
 T=$(mktemp -d)
 MPID=
@@ -24,10 +29,11 @@ run() { # $1 = processes
 	MPID=$!
 	for _ in $(seq 100); do grep -q ready "$T/o$1" 2>/dev/null && break; sleep 0.05; done
 	local pids=() bad=0
+	[ "${TURNS:-0}" = 1 ] && TURN_ARGS=(--turns "$T/turn$1" --burst "${BURST:-50}")
 	for i in $(seq "$1"); do
 		FLUIDMEM_SOCKET="$T/s$1" FLUIDMEM_REGION_BYTES=$((512 * 4096)) FLUIDMEM_VM_ID="v$i" \
 			LD_PRELOAD="$B/libfluidmem-attach.so" "$B/uffd-harness" --region-pages 512 --pages 256 --ops 3000 \
-			--threads 1 --seed "$i" >"$T/h$1.$i" 2>&1 &
+			--threads 1 --seed "$i" "${TURN_ARGS[@]}" >"$T/h$1.$i" 2>&1 &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
@@ -46,7 +52,7 @@ s.write("{\"cmd\":\"stats\"}\n");' "$T/c$1")
 	kill "$MPID"
 	wait "$MPID" 2>/dev/null || true
 	MPID=
-	echo "processes=$1 failed=$bad corrupt_bytes: $(cat "$T"/h"$1".* | grep -o '"corrupt_bytes":[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')| $st"
+	echo "processes=$1 $([ "${TURNS:-0}" = 1 ] && echo "taking turns (burst ${BURST:-50})" || echo "at once") failed=$bad corrupt_bytes: $(cat "$T"/h"$1".* | grep -o '"corrupt_bytes":[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')| $st"
 }
 run 1
 run "$N"

@@ -13,6 +13,10 @@
  *   final:   verify every byte of the region; print one JSON line with the result.
  * With --signal-storm a SIGALRM (SA_RESTART, as QEMU installs its handlers) arrives every
  * 200 us while the region is mapped, so the attach library's hello is interrupted.
+ * With --turns PATH (one thread) the process faults only while it holds flock(PATH), taking
+ * it for --burst operations (default 50) at a time: many harnesses attached to one monitor
+ * then take turns instead of faulting at once (bench/fault-latency/scale.sh: what a fault
+ * costs with N VMs attached, without queueing behind the others' faults).
  * With --hold the process then waits for a line (or EOF) on stdin before exiting, so
  * the caller can read the monitor's stats while the region is still attached.
  *
@@ -35,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -100,12 +106,29 @@ static size_t pick(uint64_t *s, size_t id)
 	return (size_t)(rng(s) % per) * nthreads + id;
 }
 
+static int turn_fd = -1;
+static uint64_t burst = 50;
+
+/* Before operation i: with --turns, every --burst operations give the lock up (and the CPU,
+ * so a waiter gets it) and take it again. */
+static void take_turn(uint64_t i)
+{
+	if (turn_fd < 0 || i % burst)
+		return;
+	flock(turn_fd, LOCK_UN);
+	sched_yield();
+	while (flock(turn_fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+}
+
 static void *phase1(void *p)
 {
 	size_t id = ((struct targ *)p)->id;
 	uint64_t s = seed * 0x9E3779B97F4A7C15ull + id + 1;
-	for (size_t pg = id; pg < ws_pages; pg += nthreads)
+	for (size_t pg = id; pg < ws_pages; pg += nthreads) {
+		take_turn(pg);
 		fill(pg, 0, PS, &s);
+	}
 	return NULL;
 }
 
@@ -115,6 +138,7 @@ static void *phase2(void *p)
 	uint64_t s = seed * 0xD1B54A32D192ED03ull + id + 7;
 	uint64_t mine = ops / nthreads;
 	for (uint64_t i = 0; i < mine || (until_signal && !got_usr1); i++) {
+		take_turn(i);
 		unsigned r = (unsigned)(rng(&s) % 100);
 		size_t pg = pick(&s, id);
 		if (r < remove_pct) {
@@ -333,6 +357,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: uffd-harness --region-pages N --pages W [--ops N] [--threads T] [--seed S]\n"
 			"                    [--remove-pct P] [--until-signal] [--hold] [--signal-storm]\n"
+			"                    [--turns LOCKFILE [--burst K]] (with --threads 1)\n"
 			"       uffd-harness --discard-race --region-pages N --pages W [--ops N] [--threads T]\n"
 			"                    [--discard-max PAGES] [--discard-every OPS] [--seed S] [--hold]\n"
 			"       uffd-harness --discard-rounds N --region-pages N --pages W [--threads T] [--seed S]\n");
@@ -370,13 +395,22 @@ int main(int argc, char **argv)
 			discard_every = strtoul(v, NULL, 10), i++;
 		else if (!strcmp(a, "--discard-max"))
 			discard_max = strtoul(v, NULL, 10), i++;
+		else if (!strcmp(a, "--turns")) {
+			if ((turn_fd = open(v, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+				perror("uffd-harness: --turns");
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--burst"))
+			burst = strtoull(v, NULL, 10), i++;
 		else if (!strcmp(a, "--remove-pct"))
 			remove_pct = (unsigned)strtoul(v, NULL, 10), i++;
 		else
 			usage();
 	}
 	if (!region_pages || !ws_pages || ws_pages > region_pages || !nthreads || nthreads > 64 ||
-	    nthreads > ws_pages || remove_pct > 40 || !discard_max || (discard_race && nthreads > 32))
+	    nthreads > ws_pages || remove_pct > 40 || !discard_max || (discard_race && nthreads > 32) ||
+	    !burst || (turn_fd >= 0 && (nthreads != 1 || discard_race)))
 		usage();
 	signal(SIGUSR1, on_usr1);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -416,8 +450,12 @@ int main(int argc, char **argv)
 		printf("phase1 done\n");
 		run(phase2);
 		printf("phase2 done\n");
-		for (size_t pg = 0; pg < region_pages; pg++)
+		for (size_t pg = 0; pg < region_pages; pg++) {
+			take_turn(pg);
 			check_page(pg);
+		}
+		if (turn_fd >= 0)
+			flock(turn_fd, LOCK_UN);
 	}
 	unsigned long bad = atomic_load(&corrupt_bytes);
 	printf("{\"ok\":%s,\"pages\":%zu,\"region_pages\":%zu,\"ops\":%lu,\"removes\":%lu,"
