@@ -7,29 +7,37 @@
  * size (experiment/host-run.ts). On this kernel (6.18, classic LRU, cgroup v1) the
  * benchmark's own charge in the swap-in path sometimes fails to reclaim anything 16 times
  * in a row while the swap device is two-thirds free, and the memcg OOM killer ends the run
- * (zram and loop devices alike; seen in about 1 run in 10 with both CPUs busy). Caught in
- * the act (oom_kill_disable=1), the stalled cgroup held 4096 pages, all on the active list;
- * a limit shrink written from another process reclaimed 1 MiB at once, and raising the
- * limit back let the benchmark go on. That is what this helper does, as each stall begins.
+ * (zram and loop devices alike; CI lost two of three swap arms in one run; here 1 of 10 and
+ * 6 of 12 runs under CPU load, small samples). Caught in the act (oom_kill_disable=1), the
+ * stalled cgroup held 4096 pages, all on the active list; a limit shrink written from
+ * another process reclaimed 1 MiB at once, and raising the limit back let the benchmark go
+ * on. That is what this helper does.
  *
- * What. It sets memory.oom_control's oom_kill_disable to 1 (a stalled charge waits instead
- * of killing), asks for OOM notifications (an eventfd registered in cgroup.event_control),
- * prints "ready" and waits. On each notification (and every 100 ms) while the cgroup is under OOM it writes
- * LIMIT - STEP to memory.limit_in_bytes (the kernel reclaims STEP in this process's
- * context) and then LIMIT again (raising a limit wakes the stalled tasks), and prints
- *   rescue N reclaimed_us=U
- * The limit the benchmark runs under is LIMIT the whole time except for those few ms.
- * Each notification prints "stalls TOTAL". Measured under CPU load (2 busy loops, 20 runs
- * of pmbench 64 MiB in 16 MiB over zram): 1 stall, rescued by reclaiming 1 MiB in 12.8 ms.
+ * What. It sets memory.oom_control's oom_kill_disable to 1 (a charge from a user fault
+ * that fails then waits instead of killing), asks for OOM notifications (an eventfd
+ * registered in cgroup.event_control), prints "ready" and watches under_oom, on each
+ * notification and every 100 ms (every 20 ms during a stall). A stall begins when
+ * under_oom reads 1; each attempt writes LIMIT - STEP to memory.limit_in_bytes (the kernel
+ * reclaims STEP in this process's context) and then LIMIT again (raising a limit wakes
+ * the stalled tasks; after a failed shrink LIMIT + 1 page first, so that waiters still
+ * wake). A stall ends when the cgroup's tasks complete a page fault (minflt + majflt of
+ * the pids in cgroup.procs: faults are counted only when they succeed). It prints
+ *   stall N                      a stall began
+ *   rescue N attempts=A us=T     stall N ended after A attempts, T us after it began
+ * The limit the benchmark runs under is LIMIT except for those attempts (a few ms each).
+ * Charges outside user faults (page cache from syscalls, kernel memory) do not wait with
+ * oom_kill_disable set: they fail with ENOMEM and the guard never sees them; swap arms run
+ * anonymous-memory benchmarks, whose charges are user faults.
  *
- * Fail closed. A stall that rescues do not relieve for 2 s is a true OOM: the shrink fails
- * (EBUSY: nothing reclaimable, e.g. the swap device is full) or succeeds without the cgroup
- * charging a page since (memory.stat pgpgin; e.g. a memory+swap limit is what is full).
- * The guard then writes oom_kill_disable=0, so the kernel's OOM killer ends it (a run is
- * killed, never hung), prints "gave-up ...", and exits 3. On SIGTERM or SIGINT it writes oom_kill_disable=0, prints "rescues N stalls M" and exits 0.
+ * Fail closed. A stall with no fault completed for 2 s of attempts (e.g. the swap device
+ * is full) is a true OOM: the guard writes oom_kill_disable=0 (which wakes the waiters),
+ * so the kernel's OOM killer ends it: a run is killed, never hung; it prints
+ * "gave-up ..." and exits 3. Every exit after arming disarms first: SIGTERM, SIGINT,
+ * SIGHUP or SIGPIPE print "rescues N stalls M" and exit 0; an error exits 2. The
+ * orchestrator (host/oom-guard.ts) disarms too when the guard dies any other way.
  *
- * Exit status: 0 after SIGTERM/SIGINT, 2 usage or set-up error (one line on stderr saying
- * what and where), 3 gave up. */
+ * Exit status: 0 after a signal, 2 usage, set-up or run-time error (one line on stderr
+ * saying what and where), 3 gave up. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -45,16 +53,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STEP_BYTES (1ull << 20) /* what one rescue reclaims: 256 pages */
-#define GIVE_UP_US 2000000     /* how long rescues may go without progress */
+#define STEP_BYTES (1ull << 20) /* what one attempt reclaims: 256 pages */
+#define GIVE_UP_US 2000000     /* a stall's attempts may go this long without a fault done */
+#define ATTEMPT_GAP_US 20000   /* between two attempts in one stall */
 
 static char dir[PATH_MAX];
-
-static void die(const char *what, const char *file)
-{
-	fprintf(stderr, "fluidlab-oom-guard: %s %s/%s: %s\n", what, dir, file, strerror(errno));
-	exit(2);
-}
+static int armed;
 
 /* Writes `value` to DIR/file; returns 0 or -1 with errno set. */
 static int put(const char *file, const char *value)
@@ -69,6 +73,29 @@ static int put(const char *file, const char *value)
 	close(fd);
 	errno = e;
 	return n < 0 ? -1 : 0;
+}
+
+/* Turns the kernel's OOM killer back on (which also wakes the waiters); says so when it
+ * cannot. Idempotent. */
+static void disarm(void)
+{
+	if (!armed)
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (put("memory.oom_control", "0") == 0) {
+			armed = 0;
+			return;
+		}
+	}
+	fprintf(stderr, "fluidlab-oom-guard: could not disarm %s/memory.oom_control: %s\n", dir, strerror(errno));
+}
+
+static void die(const char *what, const char *file)
+{
+	int e = errno;
+	disarm();
+	fprintf(stderr, "fluidlab-oom-guard: %s %s/%s: %s\n", what, dir, file, strerror(e));
+	exit(2);
 }
 
 /* Reads DIR/file into buf (NUL-terminated); returns 0 or -1 with errno set. */
@@ -98,15 +125,33 @@ static int under_oom(void)
 	return p && p[10] == '1';
 }
 
-/* memory.stat's pgpgin: how many pages the cgroup has charged (it grows while the
- * benchmark makes progress). */
-static uint64_t pgpgin(void)
+/* Page faults completed by the cgroup's tasks (minflt + majflt of each pid in
+ * cgroup.procs; the kernel counts a fault only once it succeeded, not one that failed to
+ * charge). Tasks come and go, so only a change means anything: progress. */
+static uint64_t faults_done(void)
 {
-	char buf[16384];
-	if (get("memory.stat", buf, sizeof buf) < 0)
-		die("reading", "memory.stat");
-	const char *p = strstr(buf, "\npgpgin ");
-	return p ? strtoull(p + 8, NULL, 10) : 0;
+	char procs[8192];
+	if (get("cgroup.procs", procs, sizeof procs) < 0)
+		die("reading", "cgroup.procs");
+	uint64_t sum = 0;
+	for (char *tok = strtok(procs, "\n"); tok; tok = strtok(NULL, "\n")) {
+		char path[64], stat[1024];
+		snprintf(path, sizeof path, "/proc/%s/stat", tok);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* gone */
+		ssize_t n = read(fd, stat, sizeof stat - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		stat[n] = 0;
+		/* after "(comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt */
+		const char *p = strrchr(stat, ')');
+		unsigned long long minflt, majflt;
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu", &minflt, &majflt) == 2)
+			sum += minflt + majflt;
+	}
+	return sum;
 }
 
 static uint64_t now_us(void)
@@ -116,19 +161,19 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* One rescue: shrink by STEP (reclaim), then restore (wake). Returns 0, or -1 when the
- * kernel could not reclaim STEP (errno from the write). */
-static int rescue(unsigned long long limit)
+/* One attempt: shrink by STEP (reclaim), then restore (wake); after a failed shrink a
+ * raise by one page first, since restoring an unchanged limit wakes nobody. */
+static void attempt(unsigned long long limit)
 {
 	char v[32];
 	snprintf(v, sizeof v, "%llu", limit - STEP_BYTES);
-	int shrunk = put("memory.limit_in_bytes", v);
-	int e = errno;
+	if (put("memory.limit_in_bytes", v) < 0) {
+		snprintf(v, sizeof v, "%llu", limit + 4096);
+		put("memory.limit_in_bytes", v);
+	}
 	snprintf(v, sizeof v, "%llu", limit);
 	if (put("memory.limit_in_bytes", v) < 0)
 		die("restoring the limit in", "memory.limit_in_bytes");
-	errno = e;
-	return shrunk;
 }
 
 int main(int argc, char **argv)
@@ -153,6 +198,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	int efd = eventfd(0, EFD_CLOEXEC);
@@ -171,58 +218,54 @@ int main(int argc, char **argv)
 		die("registering for OOM events in", "cgroup.event_control");
 	if (put("memory.oom_control", "1") < 0)
 		die("setting oom_kill_disable in", "memory.oom_control");
+	armed = 1;
 
 	printf("ready\n");
 	fflush(stdout);
-	unsigned long rescues = 0;
-	uint64_t stalls = 0; /* OOM notifications: stalls begun */
-	uint64_t stuck_since = 0;          /* first of an unbroken run of attempts without progress */
-	uint64_t last_pgpgin = UINT64_MAX; /* the cgroup's charge count at the last attempt */
+	unsigned long stalls = 0, rescues = 0, attempts = 0;
+	int in_stall = 0;
+	uint64_t began = 0, last_attempt = 0, faults_then = 0;
 	for (;;) {
-		/* checked on each event and every 100 ms: a stall may have begun before the
-		 * registration, or outlive a rescue without a new event */
+		uint64_t t = now_us();
+		if (in_stall && faults_done() != faults_then) {
+			/* a fault completed: the stall is over (by the guard's doing if it tried) */
+			if (attempts) {
+				printf("rescue %lu attempts=%lu us=%llu\n", ++rescues, attempts, (unsigned long long)(t - began));
+				fflush(stdout);
+			}
+			in_stall = 0;
+		}
 		if (under_oom()) {
-			uint64_t t0 = now_us(), pg = pgpgin();
-			if (pg != last_pgpgin)
-				stuck_since = 0; /* the cgroup charged pages since the last attempt */
-			last_pgpgin = pg;
-			if (!stuck_since) {
-				stuck_since = t0;
-			} else if (t0 - stuck_since > GIVE_UP_US) {
-				put("memory.oom_control", "0");
-				printf("gave-up after %lu rescues: no charge succeeded for %d ms of rescue attempts\n", rescues,
-				       GIVE_UP_US / 1000);
+			if (!in_stall) {
+				in_stall = 1, attempts = 0, began = t, last_attempt = 0, faults_then = faults_done();
+				printf("stall %lu\n", ++stalls);
+				fflush(stdout);
+			} else if (attempts && t - began > GIVE_UP_US) {
+				disarm();
+				printf("gave-up on stall %lu after %lu attempts: no fault completed for %d ms\n", stalls,
+				       attempts, GIVE_UP_US / 1000);
 				fflush(stdout);
 				return 3;
 			}
-			if (rescue(limit) == 0) {
-				printf("rescue %lu reclaimed_us=%llu\n", ++rescues, (unsigned long long)(now_us() - t0));
-				fflush(stdout);
+			if (t - last_attempt >= ATTEMPT_GAP_US) {
+				attempt(limit);
+				attempts++, last_attempt = t;
 			}
 		}
 		struct pollfd p[2] = { { .fd = efd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-		if (poll(p, 2, 100) < 0) {
+		if (poll(p, 2, in_stall ? ATTEMPT_GAP_US / 1000 : 100) < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "fluidlab-oom-guard: poll: %s\n", strerror(errno));
-			put("memory.oom_control", "0");
-			return 2;
+			die("poll on the OOM eventfd of", "cgroup.event_control");
 		}
 		if (p[1].revents) {
-			put("memory.oom_control", "0");
-			printf("rescues %lu stalls %llu\n", rescues, (unsigned long long)stalls);
+			disarm();
+			printf("rescues %lu stalls %lu\n", rescues, stalls);
+			fflush(stdout);
 			return 0;
 		}
 		uint64_t n;
-		if (p[0].revents & POLLIN) {
-			if (read(efd, &n, sizeof n) != (ssize_t)sizeof n) {
-				fprintf(stderr, "fluidlab-oom-guard: reading the OOM eventfd: %s\n", strerror(errno));
-				put("memory.oom_control", "0");
-				return 2;
-			}
-			stalls += n;
-			printf("stalls %llu\n", (unsigned long long)stalls);
-			fflush(stdout);
-		}
+		if ((p[0].revents & POLLIN) && read(efd, &n, sizeof n) != (ssize_t)sizeof n)
+			die("reading the OOM eventfd of", "cgroup.event_control");
 	}
 }

@@ -14,7 +14,7 @@ import type { RunContext } from '../run/context.js';
 import type { MicroVM } from '../vm/microvm.js';
 
 /** The store's processes among the run's leased ones (embedded Redis or cluster nodes). */
-function storePids(ctx: RunContext): number[] {
+export function storePids(ctx: RunContext): number[] {
   return ctx.lease.processes.filter((p) => p.role === 'redis' || p.role.startsWith('redis:cluster:')).map((p) => p.pid);
 }
 

@@ -24,6 +24,7 @@ import type { Counters } from '../handler/control.js';
 import { attachEnv } from '../handler/monitor.js';
 import { ClusterKeySampler, clusterMetrics, clusterSnapshot } from './cluster-metrics.js';
 import { pinCpus } from '../process/affinity.js';
+import { storePids } from './cpu-placement.js';
 import { RunContext } from '../run/context.js';
 import { RUN_SCHEMA, type RunRecord, type VmResult } from '../results/types.js';
 import { hostResidentMiB, workingSetMiB, type RunSpec } from './expand.js';
@@ -77,10 +78,11 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
     const placement: Record<string, string> = { workload: where, monitor: where };
     // a restarted monitor (memory-arm.ts startHandler) starts where the first one runs
     if (cpu !== undefined) await handler.monitor.pinTo([cpu]);
-    const redisPid = ctx.lease.processes.find((p) => p.role === 'redis')?.pid;
-    if (redisPid !== undefined) {
-      if (cpu !== undefined) await pin(redisPid, cpu);
-      placement.redis = where;
+    // the embedded Redis, or every node of an embedded cluster
+    const store = storePids(ctx);
+    if (store.length) {
+      if (cpu !== undefined) for (const pid of store) await pin(pid, cpu);
+      placement.redis = store.length > 1 ? `${where} (all ${store.length} cluster nodes)` : where;
     }
     const env = attachEnv({ socketPath: handler.socketPath, regionBytes: ws * 2 ** 20, vmId: HOST_VM_ID, capture: 'anon' });
     return { env, handler, placement };
@@ -98,7 +100,7 @@ async function setUpHostMemory(ctx: RunContext, config: ExperimentConfig, arm: A
     const cgroup = await createMemoryCgroup(ctx, 'bench', resident);
     const guard = await startOomGuard(ctx, cgroup);
     const placement: Record<string, string> = { workload: where, swap: kind === 'zram' ? 'zram: in the faulting thread' : 'loop: kernel loop worker threads (unpinned)' };
-    if (guard) placement['oom-guard'] = 'unpinned (idle unless the cgroup stalls in OOM)';
+    if (guard) placement['oom-guard'] = 'unpinned (reads the cgroup 10 times a second; more during an OOM stall)';
     return { cgroup, swap, guard, placement };
   }
   return { placement: { workload: where } };
@@ -120,6 +122,8 @@ function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handl
     if (guard) {
       m['cgroup.oom_stalls'] = guard.stalls;
       m['cgroup.oom_rescues'] = guard.rescues;
+      m['cgroup.oom_guard_gave_up'] = guard.gaveUp ? 1 : 0;
+      m['cgroup.oom_guard_failed'] = guard.failed ? 1 : 0;
     }
   }
   if (mem.swap) for (const [k, v] of Object.entries(mem.swap.stats())) m[`swap.${mem.swap.kind}.${k}`] = v;
@@ -129,8 +133,9 @@ function hostMetrics(mem: HostMemory, vmstatDelta: Record<string, number>, handl
 /** Why a swap arm's benchmark died, when its cgroup's OOM killer did it (else ''). */
 function oomCause(metrics: Record<string, number>, guard: GuardReport | undefined): string {
   const kills = metrics['cgroup.oom_kills'];
-  if (!kills) return '';
-  return `; the memory cgroup's OOM killer killed it (oom_kill ${kills}${guard?.gaveUp ? `; the OOM guard ${guard.gaveUp}` : ''})`;
+  const guardSays = [guard?.gaveUp && `the OOM guard ${guard.gaveUp}`, guard?.failed && `the OOM guard died: ${guard.failed}`].filter(Boolean).join('; ');
+  if (!kills) return guardSays ? `; ${guardSays}` : '';
+  return `; the memory cgroup's OOM killer killed it (oom_kill ${kills}${guardSays ? `; ${guardSays}` : ''})`;
 }
 
 /** Runs `spec` (a host-placed arm) and returns its record, also when it fails; the run

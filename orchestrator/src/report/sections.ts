@@ -69,8 +69,10 @@ function statsRows(v: VariantSummary, names: string[]): string {
 export function runNotes(rec: RunRecord | undefined): string[] {
   if (!rec) return [];
   const notes: string[] = [];
+  const stalls = rec.metrics['cgroup.oom_stalls'] ?? 0;
   const rescues = rec.metrics['cgroup.oom_rescues'] ?? 0;
-  if (rescues > 0) notes.push(`the OOM guard ended ${rescues} memory cgroup OOM stall${rescues === 1 ? '' : 's'} (their time is in the latency)`);
+  if (stalls > 0) notes.push(`${stalls} memory cgroup OOM stall${stalls === 1 ? '' : 's'}, ${rescues} ended by the OOM guard (their time is in the latency)`);
+  if (rec.metrics['cgroup.oom_guard_failed']) notes.push('the OOM guard died during the run (the kernel\'s OOM killer was turned back on)');
   const restarts = rec.monitorRestarts?.length ?? 0;
   if (restarts > 0) notes.push(`the monitor was restarted ${restarts} time${restarts === 1 ? '' : 's'}`);
   return notes;
