@@ -117,8 +117,12 @@ static void take_turn(uint64_t i)
 		return;
 	flock(turn_fd, LOCK_UN);
 	sched_yield();
-	while (flock(turn_fd, LOCK_EX) < 0 && errno == EINTR)
-		;
+	while (flock(turn_fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			perror("uffd-harness: --turns: flock");
+			exit(2);
+		}
+	}
 }
 
 static void *phase1(void *p)
