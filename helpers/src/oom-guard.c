@@ -19,8 +19,8 @@
  * notification and every 100 ms (every 20 ms during a stall). A stall begins when
  * under_oom reads 1; each attempt writes LIMIT - STEP to memory.limit_in_bytes (the kernel
  * reclaims STEP in this process's context) and then LIMIT again (raising a limit wakes
- * the stalled tasks; after a failed shrink LIMIT + 1 page first, so that waiters still
- * wake). A stall ends when the cgroup's tasks complete a page fault (minflt + majflt of
+ * the stalled tasks; a shrink that fails, EBUSY, changes no limit: the next attempt comes
+ * 20 ms later, on a changed LRU). A stall ends when the cgroup's tasks complete a page fault (minflt + majflt of
  * the pids in cgroup.procs: faults are counted only when they succeed). It prints
  *   stall N                      a stall began
  *   rescue N attempts=A us=T     stall N ended after A attempts, T us after it began
@@ -161,16 +161,15 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* One attempt: shrink by STEP (reclaim), then restore (wake); after a failed shrink a
- * raise by one page first, since restoring an unchanged limit wakes nobody. */
+/* One attempt: shrink by STEP (reclaim), then restore (a raise, which wakes the waiters).
+ * A failed shrink (EBUSY: a reclaim pass freed nothing) leaves the limit as it was; what it
+ * did free was uncharged, and uncharges wake the waiters too. */
 static void attempt(unsigned long long limit)
 {
 	char v[32];
 	snprintf(v, sizeof v, "%llu", limit - STEP_BYTES);
-	if (put("memory.limit_in_bytes", v) < 0) {
-		snprintf(v, sizeof v, "%llu", limit + 4096);
-		put("memory.limit_in_bytes", v);
-	}
+	if (put("memory.limit_in_bytes", v) < 0)
+		return;
 	snprintf(v, sizeof v, "%llu", limit);
 	if (put("memory.limit_in_bytes", v) < 0)
 		die("restoring the limit in", "memory.limit_in_bytes");

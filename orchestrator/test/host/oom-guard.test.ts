@@ -59,7 +59,9 @@ describe('OOM guard on a v1 memory cgroup', () => {
       expect(cgroupOomKills(cgroup)).toBe(1);
       const report = await guard!.stop();
       expect(report.gaveUp).toMatch(/no fault completed for 2000 ms/);
-      expect(report).toMatchObject({ stalls: 1, rescues: 0 });
+      // a shrink may swap pages out that the benchmark then faults back in (no new RAM+swap
+      // charge): that ends a stall, and the next one begins; only the give-up is certain
+      expect(report.stalls).toBeGreaterThanOrEqual(1);
       expect(report.failed).toBeUndefined();
     } finally {
       await ctx.dispose();
