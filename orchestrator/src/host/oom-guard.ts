@@ -12,7 +12,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HELPERS_BIN } from '../handler/monitor.js';
 import { ManagedChild } from '../process/child.js';
-import { waitFor } from '../process/wait.js';
 import type { RunContext } from '../run/context.js';
 import type { MemoryCgroup } from './memory-cgroup.js';
 
@@ -57,13 +56,12 @@ export function cgroupOomKills(cgroup: MemoryCgroup): number | undefined {
   }
 }
 
-/** Turns the cgroup's OOM killer back on (wakes its waiters); false when it could not. */
-function disarm(dir: string): boolean {
+/** Turns the cgroup's OOM killer back on (wakes its waiters). */
+function disarm(dir: string): void {
   try {
     writeFileSync(join(dir, 'memory.oom_control'), '0');
-    return true;
   } catch {
-    return false; // the cgroup is gone already
+    // the cgroup is gone already: nothing left to wake
   }
 }
 
@@ -79,10 +77,7 @@ export async function startOomGuard(ctx: RunContext, cgroup: MemoryCgroup): Prom
     failed = `${child.describeExit()}: ${child.logTail(2).replace(/\n/g, ' | ')}`;
     disarm(cgroup.dir);
   });
-  await waitFor(() => /^ready$/m.test(child.logTail(5)), {
-    timeoutMs: 10_000, what: `fluidlab-oom-guard to arm ${cgroup.dir}`,
-    abortIf: () => (child.hasExited ? `${child.describeExit()}: ${child.logTail(3)}` : undefined),
-  });
+  await child.waitForLog(/^ready$/m, `fluidlab-oom-guard to arm ${cgroup.dir}`, 10_000);
   return {
     pid: child.pid,
     stop: async () => {

@@ -28,7 +28,6 @@ import { execa, execaSync } from 'execa';
 import { HELPERS_BIN } from '../handler/monitor.js';
 import { ManagedChild } from '../process/child.js';
 import { isSameProcess, processStartTime } from '../process/procfs.js';
-import { waitFor } from '../process/wait.js';
 import type { RunContext } from '../run/context.js';
 import { withLock } from '../image/lock.js';
 import { makeHostChange } from './host-changes.js';
@@ -124,10 +123,7 @@ async function makeZram(ctx: RunContext, sizeMiB: number): Promise<string> {
  * hangs in D state: seen here). The pin outlives the loop device (disposed after it). */
 async function pinInRam(ctx: RunContext, file: string): Promise<void> {
   const child = ctx.own(new ManagedChild({ role: 'pin', file: PIN, args: [file], logFile: join(ctx.runDir, 'pin.log'), lease: ctx.lease }));
-  await waitFor(() => child.logTail(5).includes('fluidlab-pin: pinned'), {
-    timeoutMs: 120_000, what: `fluidlab-pin to lock ${file} in RAM`,
-    abortIf: () => (child.hasExited ? `${child.describeExit()}: ${child.logTail(3)}` : undefined),
-  });
+  await child.waitForLog(/fluidlab-pin: pinned/, `fluidlab-pin to lock ${file} in RAM`, 120_000);
 }
 
 async function makeLoop(ctx: RunContext, kind: 'tmpfs' | 'disk', sizeMiB: number): Promise<{ device: string; backingFile: string }> {

@@ -140,6 +140,15 @@ export class ManagedChild implements OwnedProcess {
     }
   }
 
+  /** Resolves once the log's last lines match `ready` (a helper's "I am set up" line);
+   * rejects after `timeoutMs`, or at once with the exit and last lines if it exits first. */
+  async waitForLog(ready: RegExp, what: string, timeoutMs: number): Promise<void> {
+    await waitFor(() => ready.test(this.logTail(5)), {
+      timeoutMs, what,
+      abortIf: () => (this.hasExited ? `${this.describeExit()}: ${this.logTail(3)}` : undefined),
+    });
+  }
+
   describeExit(): string {
     const e = this.exitInfo;
     if (!e) return `${this.opts.role} (pid ${this.pid}) is running`;
