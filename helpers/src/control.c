@@ -17,6 +17,7 @@
  * resize/flush and queued more) is not polled for input until lines are consumed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,26 @@ static void counters_json(struct sbuf *b, const struct counters *c)
 		  (unsigned long long)c->clean_drops);
 }
 
+/* The monitor's scheduling policy, recorded with its latencies ("other", "fifo:PRIO",
+ * "rr:PRIO", "batch", "idle"): under SCHED_OTHER a VM woken by UFFDIO_COPY on the monitor's
+ * CPU may preempt it inside the ioctl, so the handler-side latency then includes that VM's
+ * (and any other runnable task's) time before the ioctl returns (bench/fault-latency). */
+static const char *sched_name(void)
+{
+	static char name[24];
+	struct sched_param sp = {0};
+	int pol = sched_getscheduler(0);
+	sched_getparam(0, &sp);
+	switch (pol) {
+	case SCHED_FIFO: snprintf(name, sizeof name, "fifo:%d", sp.sched_priority); break;
+	case SCHED_RR: snprintf(name, sizeof name, "rr:%d", sp.sched_priority); break;
+	case SCHED_BATCH: return "batch";
+	case SCHED_IDLE: return "idle";
+	default: return "other";
+	}
+	return name;
+}
+
 static void stats_json(struct sbuf *b)
 {
 	size_t meta = BE->meta_bytes ? BE->meta_bytes() : 0;
@@ -125,7 +146,8 @@ static void stats_json(struct sbuf *b)
 	spin_stats_json(fast, sizeof fast);
 	wp_stats_json(clean, sizeof clean);
 	vm_prefetch_stats_json(pf, sizeof pf);
-	sb_printf(b, "},\"spin\":%s,\"clean_tracking\":%s,\"prefetch\":%s,\"vms\":[", fast, clean, pf);
+	sb_printf(b, "},\"spin\":%s,\"clean_tracking\":%s,\"prefetch\":%s,\"sched\":\"%s\",\"vms\":[", fast, clean,
+		  pf, sched_name());
 	int first = 1;
 	for (struct vm *v = M.vms; v; v = v->next) {
 		if (v->dead)

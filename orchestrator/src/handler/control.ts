@@ -65,6 +65,8 @@ export interface MonitorStats {
   meta_bytes: number;
   bytes_per_tracked_page: number;
   total: Counters;
+  /** the monitor's scheduling policy: "other", "fifo:PRIO", "rr:PRIO", "batch", "idle" */
+  sched?: string;
   vms: VmStats[];
 }
 
