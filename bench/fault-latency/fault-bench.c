@@ -14,8 +14,8 @@
  *                                            row "uffd-bare-spin")
  *   fault-bench monitor --pages N --control PATH
  *        run under LD_PRELOAD=libfluidmem-attach.so with FLUIDMEM_REGION_BYTES = 2N pages;
- *        zero-fill: first read of N never-touched pages; then N pages are written
- *        (N >> monitor capacity, so most get evicted), and read back (and checked) three
+ *        zero-fill: first read of N never-touched pages; zero-write: first write of N
+ *        other never-touched pages (N >> monitor capacity, so most get evicted), read back (and checked) three
  *        times, each a read-only pass: fetch = in order (a sequential scan: each read
  *        faults, FIFO), random = a uniform random permutation (no trend), stride = every
  *        3rd page, wrapping. After each pass a "-meta" line gives the monitor's write-backs
@@ -291,8 +291,20 @@ static void monitor_mode(size_t n, const char *ctl, uint64_t *lat)
 		exit(1);
 	}
 	touch_read("monitor-zero-fill", r + n * PS, n, lat);
-	for (size_t i = 0; i < n; i++)
-		memset((void *)(r + i * PS), (int)(i % 251) + 1, PS);
+	/* first write of never-touched pages (the page's first byte timed; the store's fault);
+	 * the meta line gives the share the monitor installed as a private zeroed page
+	 * (write_zero_fills) rather than the shared zero page that the write then copies */
+	unsigned long long wz0 = stat_u64(control(ctl, "{\"cmd\":\"stats\"}\n"), "write_zero_fills");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t0 = now();
+		r[i * PS] = (unsigned char)((i % 251) + 1);
+		lat[i] = now() - t0;
+		memset((void *)(r + i * PS + 1), (int)(i % 251) + 1, PS - 1);
+	}
+	report("monitor-zero-write", lat, n);
+	unsigned long long wz = stat_u64(control(ctl, "{\"cmd\":\"stats\"}\n"), "write_zero_fills") - wz0;
+	printf("{\"mode\":\"monitor-zero-write-meta\",\"write_zero_fills_per_page\":%.3f}\n", (double)wz / (double)n);
+	fflush(stdout);
 	size_t *order = calloc(n, sizeof *order), bad = 0;
 	/* sequential scan (N >> capacity: FIFO, every access faults) */
 	for (size_t i = 0; i < n; i++)

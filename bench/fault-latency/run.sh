@@ -4,7 +4,7 @@
 # measured in the same run: the kernel's anonymous first-touch fault and a bare
 # userfaultfd round trip (a forked trivial handler answering UFFDIO_ZEROPAGE).
 # Each backend runs twice: "-base" with issue 11's fast paths off (FLUIDMEM_SPIN_US=0
-# FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0) and the subject with the monitor's defaults,
+# FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 FLUIDMEM_WRITE_ZERO=0) and the subject with the monitor's defaults,
 # each between two bare round-trip measurements. Cases per run: sequential scan (fetch),
 # uniform random, strided (+3 pages), all read-only passes after one write pass.
 # FLUIDLAB_HELPERS_OUT=DIR (relative to helpers/, e.g. build/dev) builds and runs the helpers
@@ -101,7 +101,7 @@ for backend in dram "unix://$T/redis.sock"; do
 		[ "$variant" = base ] && name="$name-base"
 		case " $RUNS " in *" $name "*) ;; *) continue ;; esac
 		envs=()
-		[ "$variant" = base ] && envs=(FLUIDMEM_SPIN_US=0 FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0)
+		[ "$variant" = base ] && envs=(FLUIDMEM_SPIN_US=0 FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 FLUIDMEM_WRITE_ZERO=0)
 		pin "$MONITOR_CPU" env "${envs[@]}" "$H/fluidmem-monitor" --socket "$T/$name.s" --control "$T/$name.c" --backend "$backend" \
 			--capacity "$CAP" --key-prefix "bench-$name:" >"$T/$name.out" 2>"$T/$name.err" &
 		PIDS+=($!)
@@ -164,6 +164,10 @@ for (const b of ['dram', 'redis']) {
     console.log(`${name.padEnd(11)} zero-fill p50 ${(z.p50_ns / bp).toFixed(2)}x bare (${(bp / 1000).toFixed(2)} us); ` +
       `metadata ${meta.bytes_per_tracked_page} bytes/tracked page; ${meta.bad_pages} wrong pages; ` +
       `spin ${meta.spin ? `${meta.spin.mode}, ${meta.spin.hits}/${meta.spin.polls} polls found work` : 'n/a'}`);
+    const zw = by(`${name}-zero-write`), zm = by(`${name}-zero-write-meta`);
+    if (zw) console.log(`${name.padEnd(11)} zero-write p50 ${(zw.p50_ns / bp).toFixed(2)}x bare, mean ${(zw.mean_ns / bm).toFixed(2)}x, ` +
+      `${zm.write_zero_fills_per_page} installed as private zeroed pages ` +
+      `(first write of a never-seen page; else the shared zero page, which the write then copies)`);
   }
 }
 console.log('targets (issue 11): redis random p50 <= 2.0x, dram <= 1.2x; redis seq scan avg <= 1.5x; read-only writes/evict <= 0.10');

@@ -102,10 +102,10 @@ static void counters_json(struct sbuf *b, const struct counters *c)
 		  (unsigned long long)c->adopted_pages, h);
 	/* issue 11: prefetch and clean-page counters */
 	sb_printf(b, ",\"prefetch_issued\":%llu,\"prefetch_hits\":%llu,\"prefetch_wasted\":%llu,"
-		  "\"prefetch_buffered\":%lld,\"clean_drops\":%llu",
+		  "\"prefetch_buffered\":%lld,\"clean_drops\":%llu,\"write_zero_fills\":%llu",
 		  (unsigned long long)c->prefetch_issued, (unsigned long long)c->prefetch_hits,
 		  (unsigned long long)c->prefetch_wasted, (long long)c->prefetch_buffered,
-		  (unsigned long long)c->clean_drops);
+		  (unsigned long long)c->clean_drops, (unsigned long long)c->write_zero_fills);
 }
 
 /* The monitor's scheduling policy, recorded with its latencies ("other", "fifo:PRIO",

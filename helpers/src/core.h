@@ -34,6 +34,7 @@ struct counters {
 	/* issue 11: prefetch (fetched ahead, served from the buffer, dropped unused) and
 	 * evictions of clean pages (the store's copy is current: no write) */
 	uint64_t prefetch_issued, prefetch_hits, prefetch_wasted, clean_drops;
+	uint64_t write_zero_fills; /* zero fills of a write fault: a private zeroed page (F_WRITE) */
 	int64_t resident_pages, remote_pages, evicting_pages, fetching_pages;
 	int64_t prefetch_buffered; /* pages fetched ahead (or in flight), not yet faulted on */
 	struct hist lat;

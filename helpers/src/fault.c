@@ -183,6 +183,18 @@ static void resolve_resident(struct vm *vm, uint32_t pg, uint64_t t0)
 
 /* ---- fault service ---- */
 
+/* Whether a write fault on a never-seen page gets a private zeroed page (F_WRITE; default)
+ * rather than the shared zero page; FLUIDMEM_WRITE_ZERO=0 turns it off (the bench's base). */
+static bool write_zero_copy(void)
+{
+	static int on = -1;
+	if (on < 0) {
+		const char *e = getenv("FLUIDMEM_WRITE_ZERO");
+		on = !(e && strcmp(e, "0") == 0);
+	}
+	return on;
+}
+
 void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	if (vm->dead)
@@ -207,15 +219,20 @@ void vm_fault(struct vm *vm, uint32_t pg, uint64_t t0)
 	}
 	int r = 0;
 	switch (p->state) {
-	case P_ABSENT:
-		r = install(vm, pg, NULL);
+	case P_ABSENT: {
+		static _Alignas(4096) const unsigned char zeros[PS];
+		bool wz = (p->flags & F_WRITE) && write_zero_copy();
+		r = install(vm, pg, wz ? zeros : NULL);
+		p->flags &= (uint8_t)~F_WRITE;
 		if (r == INST_REDISPATCH || r == INST_GONE)
 			break;
 		if (r < 0)
 			goto fatal;
 		COUNT(vm, zero_fills, 1);
+		COUNT(vm, write_zero_fills, wz);
 		place(vm, pg, t0);
 		break;
+	}
 	case P_QUEUED:
 		r = install(vm, pg, BE->local(p->slot));
 		if (r == INST_REDISPATCH || r == INST_GONE)
@@ -412,6 +429,8 @@ static void drain_events(struct vm *vm, bool defer_faults)
 				uint64_t a = m->arg.pagefault.address & ~(uint64_t)(PS - 1);
 				if (a >= vm->base && a < vm->base + vm->size) {
 					uint32_t pg = (uint32_t)((a - vm->base) / PS);
+					if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE)
+						vm->pages[pg].flags |= F_WRITE;
 					if (defer_faults) {
 						/* read while an install waits out an event: retry it as
 						 * soon as the main loop runs, nothing else will wake it */

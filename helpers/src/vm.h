@@ -65,6 +65,11 @@ struct hello; /* monitor.h */
 enum pstate { P_ABSENT = 0, P_RESIDENT, P_EVICTING, P_STORED, P_QUEUED, P_FETCHING, P_UNKNOWN };
 /* F_UNSURE: a FETCHING page that was P_UNKNOWN (a missing key is its zero content, not a loss) */
 enum { F_REMOTE = 1, F_DROPPED = 2, F_UNSURE = 4 };
+/* F_WRITE: the page's pending fault is a write (uffd_msg flags): a never-seen page is then
+ * installed as a private zeroed page (UFFDIO_COPY), not the shared zero page, which the
+ * write would at once replace by a second, kernel copy-on-write fault. Only a hint: both
+ * give the page zero content. */
+enum { F_WRITE = 8 };
 /* issue 11. P_PREFETCH: a STORED page fetched ahead (GET in flight or content in the
  * prefetch buffer; slot = buffer index); a fault installs it from there. F_CLEAN: a RESIDENT
  * page installed write-protected (UFFDIO_COPY_MODE_WP) from the store's current copy, slot =

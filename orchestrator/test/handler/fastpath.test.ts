@@ -41,7 +41,7 @@ let seq = 0;
 interface FastCounters {
   faults: number; zero_fills: number; remote_fetches: number; evictions: number; backend_writes: number;
   prefetch_issued: number; prefetch_hits: number; prefetch_wasted: number; prefetch_buffered: number;
-  clean_drops: number;
+  clean_drops: number; write_zero_fills: number;
 }
 const fast = (s: MonitorStats): FastCounters => s.total as unknown as FastCounters;
 interface PrefetchPool { max_window: number; share_pct: number; limit: number; buffered: number; max_buffered: number }
@@ -155,6 +155,10 @@ describe('fluidmem-monitor fast paths with Redis (issue 11)', () => {
     const t = fast(s);
     const pages = (MIB << 20) / PAGE;
     expect(t.faults).toBe(t.zero_fills + t.remote_fetches);
+    // memverify's write phase writes every never-seen page first: each such write fault
+    // gets a private zeroed page, not the shared zero page and a copy-on-write after it
+    expect(t.write_zero_fills).toBeGreaterThan(pages / 2);
+    expect(t.write_zero_fills).toBeLessThanOrEqual(t.zero_fills);
     // the read phase faults on (nearly) every page; most must be prefetch hits
     expect(t.remote_fetches).toBeGreaterThan(pages - CAPACITY);
     expect(t.prefetch_hits).toBeGreaterThan(pages / 2);
@@ -185,8 +189,8 @@ describe('fluidmem-monitor fast paths with Redis (issue 11)', () => {
     expect(fast(s).prefetch_hits).toBeGreaterThan(0);
   });
 
-  it('with FLUIDMEM_PREFETCH=0 and FLUIDMEM_CLEAN_SKIP=0 nothing is prefetched and every eviction is written', async () => {
-    const m = await startMonitor({ FLUIDMEM_PREFETCH: '0', FLUIDMEM_CLEAN_SKIP: '0' });
+  it('with FLUIDMEM_PREFETCH=0, FLUIDMEM_CLEAN_SKIP=0 and FLUIDMEM_WRITE_ZERO=0 nothing is prefetched, every eviction is written, every zero fill maps the zero page', async () => {
+    const m = await startMonitor({ FLUIDMEM_PREFETCH: '0', FLUIDMEM_CLEAN_SKIP: '0', FLUIDMEM_WRITE_ZERO: '0' });
     const r = await memverify(m.sock, 'off');
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.mismatches).toBe(0);
@@ -195,6 +199,7 @@ describe('fluidmem-monitor fast paths with Redis (issue 11)', () => {
     expect(t.prefetch_hits).toBe(0);
     expect(t.clean_drops).toBe(0);
     expect(t.backend_writes).toBe(t.evictions);
+    expect(t.write_zero_fills).toBe(0);
   });
 
   it('pages written after their fetch are never dropped as clean: random reads and writes verify every byte', async () => {
