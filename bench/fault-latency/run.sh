@@ -35,7 +35,7 @@ else
 	H="$ROOT/helpers/$HOUT"
 fi
 mkdir -p "$HERE/build"
-${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$HERE/build/fault-bench" "$HERE/fault-bench.c"
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -pthread -o "$HERE/build/fault-bench" "$HERE/fault-bench.c"
 ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$HERE/build/keepawake" "$HERE/keepawake.c"
 B="$HERE/build/fault-bench"
 T=$(mktemp -d)
@@ -94,6 +94,7 @@ for _ in $(seq 100); do [ -S "$T/redis.sock" ] && break; sleep 0.05; done
 
 (pin "$FAULT_CPU" "$B" kernel --pages "$PAGES") >>"$OUT"
 bare "" >>"$OUT"
+bare uffd-bare-thread --thread >>"$OUT"
 [ -n "$split" ] && bare uffd-bare-spin-start --spin >>"$OUT"
 for backend in dram "unix://$T/redis.sock"; do
 	for variant in base new; do
@@ -170,5 +171,10 @@ for (const b of ['dram', 'redis']) {
       `(first write of a never-seen page; else the shared zero page, which the write then copies)`);
   }
 }
+const k = by('kernel-first-touch-read'), bt = by('uffd-bare-thread'), bb = by('uffd-bare-roundtrip');
+if (k && bt && bb)
+  console.log(`address spaces: bare round trip p50 ${(bb.p50_ns / 1000).toFixed(2)} us with the handler in another process, ` +
+    `${(bt.p50_ns / 1000).toFixed(2)} us with it a thread of the faulting process (${(bb.p50_ns / bt.p50_ns).toFixed(2)}x); ` +
+    `kernel first-touch read (no handler) ${(k.p50_ns / 1000).toFixed(2)} us`);
 console.log('targets (issue 11): redis random p50 <= 2.0x, dram <= 1.2x; redis seq scan avg <= 1.5x; read-only writes/evict <= 0.10');
 JS
