@@ -4,7 +4,7 @@
 # measured in the same run: the kernel's anonymous first-touch fault and a bare
 # userfaultfd round trip (a forked trivial handler answering UFFDIO_ZEROPAGE).
 # Each backend runs twice: "-base" with issue 11's fast paths off (FLUIDMEM_SPIN_US=0
-# FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 FLUIDMEM_WRITE_ZERO=0) and the subject with the monitor's defaults,
+# FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 FLUIDMEM_WRITE_ZERO=0 FLUIDMEM_AGENT_COPY=memcpy) and the subject with the monitor's defaults,
 # each between two bare round-trip measurements. Cases per run: sequential scan (fetch),
 # uniform random, strided (+3 pages), all read-only passes after one write pass.
 # FLUIDLAB_HELPERS_OUT=DIR (relative to helpers/, e.g. build/dev) builds and runs the helpers
@@ -102,13 +102,13 @@ for backend in dram "unix://$T/redis.sock"; do
 		[ "$variant" = base ] && name="$name-base"
 		case " $RUNS " in *" $name "*) ;; *) continue ;; esac
 		envs=()
-		[ "$variant" = base ] && envs=(FLUIDMEM_SPIN_US=0 FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 FLUIDMEM_WRITE_ZERO=0)
+		[ "$variant" = base ] && envs=(FLUIDMEM_SPIN_US=0 FLUIDMEM_PREFETCH=0 FLUIDMEM_CLEAN_SKIP=0 FLUIDMEM_WRITE_ZERO=0 FLUIDMEM_AGENT_COPY=memcpy)
 		pin "$MONITOR_CPU" env "${envs[@]}" "$H/fluidmem-monitor" --socket "$T/$name.s" --control "$T/$name.c" --backend "$backend" \
 			--capacity "$CAP" --key-prefix "bench-$name:" >"$T/$name.out" 2>"$T/$name.err" &
 		PIDS+=($!)
 		for _ in $(seq 100); do grep -q ready "$T/$name.out" 2>/dev/null && break; sleep 0.05; done
 		bare "uffd-bare-before-$name" >>"$OUT"
-		(pin "$FAULT_CPU" env FLUIDMEM_SOCKET="$T/$name.s" FLUIDMEM_REGION_BYTES=$((2 * PAGES * 4096)) \
+		(pin "$FAULT_CPU" env "${envs[@]}" FLUIDMEM_SOCKET="$T/$name.s" FLUIDMEM_REGION_BYTES=$((2 * PAGES * 4096)) \
 			FLUIDMEM_VM_ID="bench-$name" FLUIDMEM_AGENT_CPUS="$AGENT_CPU" LD_PRELOAD="$H/libfluidmem-attach.so" "$B" monitor --pages "$PAGES" --control "$T/$name.c") |
 			sed "s/\"mode\":\"monitor-/\"mode\":\"$name-/" >>"$OUT"
 		bare "uffd-bare-after-$name" >>"$OUT"

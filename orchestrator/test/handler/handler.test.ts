@@ -46,9 +46,9 @@ interface Harness {
   waitLine(pred: (l: string) => boolean): Promise<string>;
 }
 
-function harness(m: { socketPath: string }, vmId: string, args: string[], regionPages: number): Harness {
+function harness(m: { socketPath: string }, vmId: string, args: string[], regionPages: number, env: Record<string, string> = {}): Harness {
   const proc = execa(HARNESS, ['--region-pages', String(regionPages), ...args], {
-    env: attachEnv({ socketPath: m.socketPath, regionBytes: regionPages * PAGE, vmId }),
+    env: { ...attachEnv({ socketPath: m.socketPath, regionBytes: regionPages * PAGE, vmId }), ...env },
     extendEnv: true,
     stdin: 'pipe',
     reject: false,
@@ -139,6 +139,16 @@ describe('fluidmem-monitor with the harness', () => {
     expect((await h.proc).exitCode).toBe(0);
     await waitFor(async () => (await m.control.stats()).vms.length === 0, { timeoutMs: 20_000, what: 'the VM to leave the stats' });
     expect((await m.control.stats()).total.resident_pages).toBe(0);
+  });
+
+  it('the agent copying staged pages by hand (FLUIDMEM_AGENT_COPY=memcpy, its fallback) leaves every byte right too', async () => {
+    const m = await monitor('dram', 256);
+    const h = harness(m, 'dram-memcpy', ['--pages', '1024', '--ops', '20000', '--threads', '2'], 2048, { FLUIDMEM_AGENT_COPY: 'memcpy' });
+    const result = JSON.parse(await h.waitLine((l) => l.startsWith('{')));
+    expect(result.corrupt_bytes).toBe(0);
+    expect(result.checked_bytes).toBeGreaterThan(2048 * PAGE);
+    expect((await h.proc).exitCode).toBe(0);
+    expect((await m.control.stats()).total.evictions).toBeGreaterThan(1024);
   });
 
   it('redis backend: 8x capacity, keys live in Redis and are deleted when the process exits', async () => {
