@@ -21,6 +21,8 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +30,10 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,9 +84,16 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-/* One child: register its region, hand the uffd over, wait for the start, touch. */
+/* One child: register its region, hand the uffd over, wait for the start, touch. It runs
+ * SCHED_OTHER whatever the parent's policy (scale.sh's SCHED=fifo makes only the handler
+ * real-time, as it does the monitor and not the harnesses) and dies with the parent. */
 static void child(int sock, int go, unsigned seed, long ops, long region, long pages, long resident)
 {
+	struct sched_param sp = {0};
+	sched_setscheduler(0, SCHED_OTHER, &sp);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
 	char *r = mmap(NULL, (size_t)region * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (r == MAP_FAILED || u < 0)
@@ -94,6 +105,7 @@ static void child(int sock, int go, unsigned seed, long ops, long region, long p
 	if (ioctl(u, UFFDIO_API, &api) < 0 || ioctl(u, UFFDIO_REGISTER, &reg) < 0)
 		die("uffd register");
 	send_fd(sock, u);
+	close(u); /* the parent holds it now */
 	char c;
 	if (read(go, &c, 1) < 0) /* EOF: the parent closed the write end, all start */
 		die("read go");
@@ -137,6 +149,8 @@ int main(int argc, char **argv)
 	int sv[2], gp[2];
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0 || pipe(gp) < 0)
 		die("socketpair/pipe");
+	struct timeval tmo = {.tv_sec = 20}; /* a child that died before handing its uffd over */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
 	int ep = epoll_create1(0);
 	for (long i = 0; i < n; i++) {
 		pid_t pid = fork();
@@ -162,11 +176,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < k; i++) {
 			struct uffd_msg m;
 			ssize_t got = read(evs[i].data.fd, &m, sizeof m);
-			if (got != (ssize_t)sizeof m) {
-				if (got == 0) /* the child exited: nothing more comes from it */
-					epoll_ctl(ep, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
-				continue;
-			}
+			if (got != (ssize_t)sizeof m)
+				continue; /* EAGAIN: another reader's wake-up; exits are seen by waitpid */
 			uint64_t t0 = now_ns();
 			if (m.event != UFFD_EVENT_PAGEFAULT)
 				continue;
@@ -178,8 +189,13 @@ int main(int argc, char **argv)
 				die("UFFDIO_COPY");
 		}
 		int st;
-		while (waitpid(-1, &st, WNOHANG) > 0)
+		while (waitpid(-1, &st, WNOHANG) > 0) {
 			left--;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				fprintf(stderr, "bare-scale: a child failed (status %d)\n", st);
+				return 1;
+			}
+		}
 	}
 	printf("processes=%ld bare faults %llu p50 %llu ns p99 %llu ns\n", n, (unsigned long long)h.count,
 	       (unsigned long long)hist_percentile(&h, 0.5), (unsigned long long)hist_percentile(&h, 0.99));

@@ -143,8 +143,27 @@ static enum capture_mode env_capture_mode(void)
 	die("unknown FLUIDMEM_CAPTURE '%.64s' (expected 'qemu' or 'anon')", s);
 }
 
-/* FLUIDMEM_AGENT_COPY=memcpy: the agent copies staged pages by hand (copy_staged) */
+/* The agent copies staged pages by hand (copy_staged): FLUIDMEM_AGENT_COPY=memcpy, or a
+ * seccomp filter is installed (one may kill the process for a process_vm_readv rather than
+ * refuse it; QEMU's -sandbox, systemd's SystemCallFilter=), or the call was refused. */
 static bool copy_by_hand;
+
+/* Whether a seccomp filter confines this process ("Seccomp:" 2 in /proc/self/status). */
+static bool seccomp_filtered(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	bool filtered = false;
+	if (!f)
+		return true; /* cannot tell: take the safe path */
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "Seccomp:", 8) == 0) {
+			filtered = atoi(line + 8) != 0;
+			break;
+		}
+	fclose(f);
+	return filtered;
+}
 
 /* A wrong capture mode would let the process run with unmanaged memory: refuse at load.
  * The environment is read here, before the process can have threads. */
@@ -243,17 +262,26 @@ static void move_run(struct fm_evict_ent *e, uint32_t n)
 /* Copies the moved pages into the memfd: one process_vm_readv() of this process, which
  * reads the just-moved staging pages through a page-table walk in the kernel rather than
  * by touching them (on a shadow-paging host a first touch of a fresh mapping costs a
- * hypervisor exit per page); memcpy where the call is refused, or with
- * FLUIDMEM_AGENT_COPY=memcpy (the bench's baseline). */
+ * hypervisor exit per page); by hand (copy_by_hand) otherwise. A short or failed call
+ * (a staging page not mapped: EFAULT at once, the staging uffd is SIGBUS-mode) copies the
+ * batch by hand; EPERM/ENOSYS switch to copying by hand for good, said once on stderr. */
 static void copy_staged(const struct iovec *dst, const struct iovec *src, uint32_t n)
 {
-	static bool refused;
 	size_t want = (size_t)n * FM_PAGE_SIZE;
-	if (!refused && !copy_by_hand && n) {
-		ssize_t r = process_vm_readv(getpid(), dst, n, src, n, 0);
+	static bool checked;
+	if (!checked && n) { /* at the first eviction: QEMU installs its sandbox at start-up */
+		checked = true;
+		copy_by_hand |= seccomp_filtered();
+	}
+	if (!copy_by_hand && n) {
+		ssize_t r = process_vm_readv((pid_t)syscall(SYS_gettid), dst, n, src, n, 0);
 		if (r == (ssize_t)want)
 			return;
-		refused = true; /* e.g. a seccomp filter or a partial copy: copy by hand from now on */
+		if (r < 0 && (errno == EPERM || errno == ENOSYS)) {
+			dprintf(2, "fluidmem-attach: process_vm_readv refused (%s); the agent copies staged pages by hand\n",
+				strerror(errno));
+			copy_by_hand = true;
+		}
 	}
 	for (uint32_t i = 0; i < n; i++)
 		memcpy(dst[i].iov_base, src[i].iov_base, FM_PAGE_SIZE);

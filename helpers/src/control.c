@@ -109,7 +109,7 @@ static void counters_json(struct sbuf *b, const struct counters *c)
 }
 
 /* The monitor's scheduling policy, recorded with its latencies ("other", "fifo:PRIO",
- * "rr:PRIO", "batch", "idle"): under SCHED_OTHER a VM woken by UFFDIO_COPY on the monitor's
+ * "rr:PRIO", "batch", "idle", "deadline", else "policy:N"): under SCHED_OTHER a VM woken by UFFDIO_COPY on the monitor's
  * CPU may preempt it inside the ioctl, so the handler-side latency then includes that VM's
  * (and any other runnable task's) time before the ioctl returns (bench/fault-latency). */
 static const char *sched_name(void)
@@ -118,12 +118,16 @@ static const char *sched_name(void)
 	struct sched_param sp = {0};
 	int pol = sched_getscheduler(0);
 	sched_getparam(0, &sp);
+	if (pol >= 0)
+		pol &= ~SCHED_RESET_ON_FORK; /* a flag the kernel reports with the policy */
 	switch (pol) {
+	case SCHED_OTHER: return "other";
 	case SCHED_FIFO: snprintf(name, sizeof name, "fifo:%d", sp.sched_priority); break;
 	case SCHED_RR: snprintf(name, sizeof name, "rr:%d", sp.sched_priority); break;
 	case SCHED_BATCH: return "batch";
 	case SCHED_IDLE: return "idle";
-	default: return "other";
+	case 6: return "deadline"; /* SCHED_DEADLINE */
+	default: snprintf(name, sizeof name, "policy:%d", pol); break;
 	}
 	return name;
 }

@@ -62,7 +62,7 @@ void deferred_retry(void)
 void place(struct vm *vm, uint32_t pg, uint64_t t0)
 {
 	struct page *p = &vm->pages[pg];
-	p->flags &= (uint8_t)~F_CLEAN; /* set again by mark_clean() where it applies */
+	p->flags &= (uint8_t)~(F_CLEAN | F_WRITE); /* F_CLEAN: set again by mark_clean() where it applies */
 	p->state = P_RESIDENT;
 	p->flags &= (uint8_t)~F_UNSURE;
 	p->tick = ++M.tick;
@@ -398,7 +398,7 @@ void vm_remove(struct vm *vm, uint64_t start, uint64_t end)
 		default:
 			break;
 		}
-		p->flags &= (uint8_t)~F_UNSURE;
+		p->flags &= (uint8_t)~(F_UNSURE | F_WRITE);
 		drop_remote(vm, p, pg);
 	}
 	M.progress = true;
@@ -429,7 +429,8 @@ static void drain_events(struct vm *vm, bool defer_faults)
 				uint64_t a = m->arg.pagefault.address & ~(uint64_t)(PS - 1);
 				if (a >= vm->base && a < vm->base + vm->size) {
 					uint32_t pg = (uint32_t)((a - vm->base) / PS);
-					if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE)
+					if ((m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) &&
+					    vm->pages[pg].state == P_ABSENT)
 						vm->pages[pg].flags |= F_WRITE;
 					if (defer_faults) {
 						/* read while an install waits out an event: retry it as

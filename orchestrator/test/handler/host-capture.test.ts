@@ -147,6 +147,11 @@ describe('FLUIDMEM_CAPTURE=anon: host benchmarks served by fluidmem-monitor', ()
     });
     expectTotalsPaged(after);
     expect(after.total.resident_pages).toBe(0);
+    // pmbench reads and writes never-touched pages (ratio 50): only the writes' zero fills
+    // get a private zeroed page, the reads' the shared zero page
+    const z = after.total as unknown as { zero_fills: number; write_zero_fills: number };
+    expect(z.write_zero_fills).toBeGreaterThan(0);
+    expect(z.write_zero_fills).toBeLessThan(z.zero_fills);
   });
 
   it('memverify-host started by fluidlab-cgexec in a memory cgroup: LD_PRELOAD passes through, zero mismatches', async () => {
