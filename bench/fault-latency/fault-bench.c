@@ -2,7 +2,7 @@
  *
  *   fault-bench kernel  --pages N            kernel anonymous first-touch faults
  *                                            (write: allocate+zero; read: zero page)
- *   fault-bench bare    --pages N [--handler-cpu LIST] [--spin] [--thread]
+ *   fault-bench bare    --pages N [--handler-cpu LIST] [--spin]
  *                                            bare userfaultfd round trip: a forked
  *                                            child answers every fault with UFFDIO_ZEROPAGE;
  *                                            --handler-cpu pins that child (a cpulist like
@@ -11,10 +11,7 @@
  *                                            placement; --spin makes it busy-poll a
  *                                            non-blocking uffd instead of sleeping in poll()
  *                                            (the floor for a handler on a CPU of its own;
- *                                            row "uffd-bare-spin"); --thread runs the handler
- *                                            as a thread of the faulting process instead
- *                                            (row "uffd-bare-thread": the round trip without
- *                                            an address-space switch)
+ *                                            row "uffd-bare-spin")
  *   fault-bench monitor --pages N --control PATH
  *        run under LD_PRELOAD=libfluidmem-attach.so with FLUIDMEM_REGION_BYTES = 2N pages;
  *        zero-fill: first read of N never-touched pages; zero-write: first write of N
@@ -31,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -153,16 +149,7 @@ static void bare_handler(int uffd, int spin)
 	}
 }
 
-struct bare_arg { int uffd, spin; };
-
-static void *bare_thread(void *p)
-{
-	struct bare_arg *a = p;
-	bare_handler(a->uffd, a->spin);
-	return NULL;
-}
-
-static void bare_mode(size_t n, uint64_t *lat, const char *handler_cpu, int spin, int thread)
+static void bare_mode(size_t n, uint64_t *lat, const char *handler_cpu, int spin)
 {
 	unsigned char *r = map_private(n);
 	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
@@ -181,20 +168,6 @@ static void bare_mode(size_t n, uint64_t *lat, const char *handler_cpu, int spin
 	if (handler_cpu && (!parse_cpulist(handler_cpu, &hset) || sched_setaffinity(0, sizeof hset, &hset) < 0)) {
 		fprintf(stderr, "fault-bench: cannot run the handler on CPUs '%s': %s\n", handler_cpu, strerror(errno));
 		exit(1);
-	}
-	if (thread) {
-		/* the trivial handler as a thread of the faulting process: the same round trip
-		 * without switching address spaces (what a handler inside the VM's process pays) */
-		static struct bare_arg a;
-		a = (struct bare_arg){uffd, spin};
-		pthread_t t;
-		if (pthread_create(&t, NULL, bare_thread, &a) != 0 || sched_setaffinity(0, sizeof mine, &mine) < 0) {
-			perror("pthread_create / restoring the faulter's CPUs");
-			exit(1);
-		}
-		usleep(20000);
-		touch_read("uffd-bare-thread", r, n, lat);
-		return; /* the thread ends with the process */
 	}
 	pid_t child = fork();
 	if (child == 0) /* the trivial handler, in its own process like the monitor */
@@ -368,14 +341,14 @@ int main(int argc, char **argv)
 {
 	size_t n = 4096;
 	const char *ctl = NULL, *handler_cpu = NULL;
-	int spin = 0, thread = 0;
+	int spin = 0;
 	if (argc < 2) {
-		fprintf(stderr, "usage: fault-bench kernel|bare|monitor --pages N [--control PATH] [--handler-cpu LIST] [--spin] [--thread]\n");
+		fprintf(stderr, "usage: fault-bench kernel|bare|monitor --pages N [--control PATH] [--handler-cpu LIST] [--spin]\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i += 2) {
-		if (!strcmp(argv[i], "--spin") || !strcmp(argv[i], "--thread")) {
-			*(argv[i][2] == 's' ? &spin : &thread) = 1;
+		if (!strcmp(argv[i], "--spin")) {
+			spin = 1;
 			i--;
 			continue;
 		}
@@ -392,7 +365,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "kernel"))
 		kernel_mode(n, lat);
 	else if (!strcmp(argv[1], "bare"))
-		bare_mode(n, lat, handler_cpu, spin, thread);
+		bare_mode(n, lat, handler_cpu, spin);
 	else if (!strcmp(argv[1], "monitor") && ctl)
 		monitor_mode(n, ctl, lat);
 	else {

@@ -35,7 +35,7 @@ else
 	H="$ROOT/helpers/$HOUT"
 fi
 mkdir -p "$HERE/build"
-${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -pthread -o "$HERE/build/fault-bench" "$HERE/fault-bench.c"
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$HERE/build/fault-bench" "$HERE/fault-bench.c"
 ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$HERE/build/keepawake" "$HERE/keepawake.c"
 B="$HERE/build/fault-bench"
 T=$(mktemp -d)
@@ -94,7 +94,9 @@ for _ in $(seq 100); do [ -S "$T/redis.sock" ] && break; sleep 0.05; done
 
 (pin "$FAULT_CPU" "$B" kernel --pages "$PAGES") >>"$OUT"
 bare "" >>"$OUT"
-bare uffd-bare-thread --thread >>"$OUT"
+# the same trivial handler in another process and as a thread of the faulter, beside a
+# kernel fault, on the faulter's CPUs (helpers' fluidlab-floor: the orchestrator's probe)
+(pin "$FAULT_CPU" "$H/fluidlab-floor" "$PAGES") | sed 's/^{/{"mode":"floor",/' >>"$OUT"
 [ -n "$split" ] && bare uffd-bare-spin-start --spin >>"$OUT"
 for backend in dram "unix://$T/redis.sock"; do
 	for variant in base new; do
@@ -171,10 +173,10 @@ for (const b of ['dram', 'redis']) {
       `(first write of a never-seen page; else the shared zero page, which the write then copies)`);
   }
 }
-const k = by('kernel-first-touch-read'), bt = by('uffd-bare-thread'), bb = by('uffd-bare-roundtrip');
-if (k && bt && bb)
-  console.log(`address spaces: bare round trip p50 ${(bb.p50_ns / 1000).toFixed(2)} us with the handler in another process, ` +
-    `${(bt.p50_ns / 1000).toFixed(2)} us with it a thread of the faulting process (${(bb.p50_ns / bt.p50_ns).toFixed(2)}x); ` +
-    `kernel first-touch read (no handler) ${(k.p50_ns / 1000).toFixed(2)} us`);
+const fl = by('floor');
+if (fl && fl.uffd_process_ns)
+  console.log(`address spaces (fluidlab-floor, faulter's CPUs): round trip p50 ${(fl.uffd_process_ns / 1000).toFixed(2)} us with the handler ` +
+    `in another process, ${(fl.uffd_thread_ns / 1000).toFixed(2)} us with it a thread of the faulting process ` +
+    `(${(fl.uffd_process_ns / fl.uffd_thread_ns).toFixed(2)}x); kernel first-touch read (no handler) ${(fl.kernel_fault_ns / 1000).toFixed(2)} us`);
 console.log('targets (issue 11): redis random p50 <= 2.0x, dram <= 1.2x; redis seq scan avg <= 1.5x; read-only writes/evict <= 0.10');
 JS

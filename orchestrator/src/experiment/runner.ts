@@ -19,6 +19,7 @@ import { resolveAccelerator } from '../vm/launch.js';
 import type { Accelerator } from '../vm/qemu-args.js';
 import { expandRuns, type RunSpec } from './expand.js';
 import { probeEmulation } from './emulation-probe.js';
+import { probeHandlerFloor } from './handler-floor.js';
 import { runOnHost } from './host-run.js';
 import { runOne, type RunPhase } from './run-one.js';
 import { tagLocal } from '../hosts/merge.js';
@@ -84,6 +85,7 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
     // Emulation factors, once per experiment before the runs (skipped for host-only arms).
     const probed = plan.remote.length ? { ...config, arms: config.arms.filter((a) => runs.some((r) => r.arm === a)) } : config;
     const emulation = await probeEmulation({ config: probed, image, accelerator, runId, logDir: results.logDir('emulation-probe'), log: ev.log });
+    const handlerFloor = await probeHandlerFloor({ config: probed, log: ev.log });
 
     const order = new Map(plan.all.map((r) => [r.id, r.index]));
     const byRun = (a: { id: string }, b: { id: string }) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0);
@@ -100,6 +102,7 @@ export async function runExperiment(loaded: LoadedConfig, opts: ExperimentOption
       variants: summarizeVariants(records.sort(byRun)),
       failed: records.filter((r) => r.status === 'failed').length,
       ...summaryAnnotations(config, summarizeVariants(records), accelerator, emulation),
+      ...(handlerFloor ? { handlerFloor } : {}),
       ...(interrupted ? { interrupted: true } : {}),
     });
     // Ctrl-C: the run in progress is torn down by its context; what finished is kept.

@@ -1,10 +1,12 @@
 /**
  * Report sections for what qualifies the numbers: the published reference beside our
- * means (with both ratios), and the emulation factors with their warnings. Both read only
- * the summary (results/reference.ts and results/emulation.ts computed the contents).
+ * means (with both ratios), the emulation factors with their warnings, and the handler
+ * floor. All read only the summary (results/reference.ts, results/emulation.ts and
+ * results/floor.ts computed the contents).
  */
 import { describeFactor } from '../results/emulation.js';
-import type { EmulationSummary, ReferenceComparison } from '../results/types.js';
+import { formatHandlerFloor } from '../results/floor.js';
+import type { EmulationSummary, HandlerFloorSummary, ReferenceComparison } from '../results/types.js';
 import { escapeHtml as e, formatNumber } from './format.js';
 
 function cell(x: number | null, digits = 2): string {
@@ -34,4 +36,9 @@ export function emulationSection(m: EmulationSummary): string {
     `<table class="stats emulation"><tr><th>factor</th><th>guest</th><th>host</th><th>guest / host</th><th>what was timed</th></tr>${rows}</table>` +
     `${warnings}<p class="muted">${e(m.note)}</p>` +
     (m.userAccess || m.kernelPath ? `<p class="muted">${[m.userAccess, m.kernelPath].filter((f) => f).map((f) => e(describeFactor(f!))).join(' · ')}</p>` : '');
+}
+
+/** The handler floor (results/floor.ts): what any userfaultfd handler costs on this host. */
+export function handlerFloorSection(f: HandlerFloorSummary): string {
+  return formatHandlerFloor(f).map((l, i) => `<p${i ? ' class="muted"' : ''}>${e(l)}</p>`).join('');
 }

@@ -13,7 +13,7 @@ import { barsSpec, cdfSpec, histogramSpec, repetitionsSpec, type BarStat, type R
 import { cdfRows, histogramRows, variantBands, type Op } from './distributions.js';
 import { escapeHtml } from './format.js';
 import { renderPage, type PageSection } from './page.js';
-import { emulationSection, referenceSection } from './annotations.js';
+import { emulationSection, handlerFloorSection, referenceSection } from './annotations.js';
 import { headlineSection } from './headline.js';
 import { headlineFromConfigText } from '../stats/headline.js';
 import { comparisonTable, hostSection, runsTable, variantTable } from './sections.js';
@@ -113,6 +113,7 @@ export async function buildReportHtml(input: ReportInput): Promise<string> {
   if (input.comparison) sections.push({ id: 'comparison', title: 'Comparison with the baseline', html: comparisonTable(input.comparison) });
   if (summary.reference) sections.push({ id: 'reference', title: 'Beside the published reference', html: referenceSection(summary.reference) });
   if (summary.emulation) sections.push({ id: 'emulation', title: 'Emulation', html: emulationSection(summary.emulation) });
+  if (summary.handlerFloor) sections.push({ id: 'handler-floor', title: 'Handler floor on this host', html: handlerFloorSection(summary.handlerFloor) });
   sections.push({ id: 'arms', title: 'Statistics per variant', html: summary.variants.map(variantTable).join('\n') || '<p class="muted">No variants.</p>' });
   sections.push({ id: 'latency', title: 'Latency distributions', html: await latencySection(runs, variantNames(summary)) });
   const spread = await spreadSection(summary);

@@ -113,6 +113,25 @@ export interface Summary {
   emulation?: EmulationSummary;
   /** Published figures beside ours (config `reference:`). */
   reference?: ReferenceComparison;
+  /** What any userfaultfd handler costs on this host (experiment/handler-floor.ts; host fluidmem arms only). */
+  handlerFloor?: HandlerFloorSummary;
+}
+
+/** fluidlab-floor's medians, once per experiment, on the host runs' CPU. */
+export interface HandlerFloorSummary {
+  floor?: {
+    /** the CPU it was pinned to (null: not pinned) */
+    cpu: number | null;
+    pages: number;
+    /** the kernel's first-touch read fault, no handler */
+    kernelFaultNs: number;
+    /** round trip to a trivial handler in another process (the monitor's least cost) */
+    uffdProcessNs: number;
+    /** round trip to the same handler as a thread of the faulting process */
+    uffdThreadNs: number;
+  };
+  /** why it was not measured */
+  skipped?: string;
 }
 
 export interface ArmPlacement {

@@ -32,6 +32,9 @@ repetitions: 1
     expect(run!.placement!.monitor).toBe(run!.placement!.workload);
     expect(run!.placement!.redis).toBe(`${run!.placement!.workload} (all 3 cluster nodes)`);
     expect(run!.metrics['handler.remote_fetches']).toBeGreaterThan(0);
+    // a host fluidmem arm: the handler floor was measured on the runs' CPU before them
+    expect(summary.handlerFloor?.floor?.uffdProcessNs).toBeGreaterThan(0);
+    expect(`cpu ${summary.handlerFloor!.floor!.cpu}`).toBe(run!.placement!.workload);
     expect(leftovers()).toEqual([]);
   }, 180_000);
 });

@@ -66,6 +66,17 @@ describe('report: reference and emulation sections', () => {
     expect(html).not.toContain('id="emulation"');
   });
 
+  it('shows the handler floor a host fluidmem run measured, and leaves it out otherwise', async () => {
+    const dir = annotatedRun('run-floor', false);
+    const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
+    expect(readFileSync(await writeReport({ runDir: dir }), 'utf8')).not.toContain('id="handler-floor"');
+    s.handlerFloor = { floor: { cpu: 1, pages: 2048, kernelFaultNs: 10_000, uffdProcessNs: 35_000, uffdThreadNs: 15_000 } };
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify(s));
+    const html = readFileSync(await writeReport({ runDir: dir }), 'utf8');
+    expect(html).toContain('<a href="#handler-floor">Handler floor on this host</a>');
+    expect(html).toContain('userfaultfd round trip to another process 35.0 us (3.5x)');
+  });
+
   it('says when the probe did not run, and still warns', async () => {
     const dir = annotatedRun('run-noprobe', false);
     const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;

@@ -9,6 +9,7 @@ import { preflight } from '../../experiment/preflight.js';
 import { runExperiment } from '../../experiment/runner.js';
 import { describeSource, resolveResultsRoot } from '../../results/root.js';
 import { formatEmulation } from '../../results/emulation.js';
+import { formatHandlerFloor } from '../../results/floor.js';
 import { formatReference } from '../../results/reference.js';
 import { formatTable, latencyRatios } from '../../results/summarize.js';
 import { Progress } from '../../ui/progress.js';
@@ -84,6 +85,8 @@ export const upCommand: Command = {
       if (summary.reference) console.log(`\n${formatReference(summary.reference).join('\n')}`);
       const emulation = formatEmulation(summary);
       if (emulation.length) console.log(`\n${emulation.join('\n')}`);
+      const floor = formatHandlerFloor(summary.handlerFloor);
+      if (floor.length) console.log(`\n${floor.join('\n')}`);
       for (const r of summary.runs.filter((x) => x.status === 'failed')) console.log(`failed: ${r.id}: ${r.error?.split('\n')[0] ?? 'unknown error'}`);
       console.log(`\nresults: ${result.dir}${summary.failed ? ` (${summary.failed} run(s) failed; see runs/*.json and logs/)` : ''}`);
     }
