@@ -35,19 +35,12 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../helpers/src/hist.h"
+#include "../../helpers/src/mono.h"
 
 #define PS 4096ul
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -178,13 +171,13 @@ int main(int argc, char **argv)
 			ssize_t got = read(evs[i].data.fd, &m, sizeof m);
 			if (got != (ssize_t)sizeof m)
 				continue; /* EAGAIN: another reader's wake-up; exits are seen by waitpid */
-			uint64_t t0 = now_ns();
+			uint64_t t0 = mono_ns();
 			if (m.event != UFFD_EVENT_PAGEFAULT)
 				continue;
 			struct uffdio_copy c = {.dst = m.arg.pagefault.address & ~(PS - 1),
 						.src = (uint64_t)(uintptr_t)page, .len = PS};
 			if (ioctl(evs[i].data.fd, UFFDIO_COPY, &c) == 0)
-				hist_add(&h, now_ns() - t0);
+				hist_add(&h, mono_ns() - t0);
 			else if (errno != EEXIST && errno != ENOENT)
 				die("UFFDIO_COPY");
 		}

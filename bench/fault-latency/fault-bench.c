@@ -45,27 +45,17 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
+#include "../../helpers/src/mono.h"
+
 #define PS 4096ul
 
-static uint64_t now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static void report(const char *mode, uint64_t *lat, size_t n)
 {
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += (double)lat[i];
-	qsort(lat, n, sizeof *lat, cmp);
+	qsort(lat, n, sizeof *lat, mono_cmp_u64);
 	printf("{\"mode\":\"%s\",\"count\":%zu,\"p50_ns\":%llu,\"p99_ns\":%llu,\"mean_ns\":%.0f}\n", mode, n,
 	       (unsigned long long)lat[n / 2], (unsigned long long)lat[(n * 99) / 100], sum / (double)n);
 	fflush(stdout);
@@ -74,9 +64,9 @@ static void report(const char *mode, uint64_t *lat, size_t n)
 static void touch_read(const char *mode, volatile unsigned char *base, size_t n, uint64_t *lat)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now();
+		uint64_t t0 = mono_ns();
 		(void)base[i * PS];
-		lat[i] = now() - t0;
+		lat[i] = mono_ns() - t0;
 	}
 	report(mode, lat, n);
 }
@@ -96,9 +86,9 @@ static void kernel_mode(size_t n, uint64_t *lat)
 {
 	volatile unsigned char *w = map_private(n), *r = map_private(n);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now();
+		uint64_t t0 = mono_ns();
 		w[i * PS] = 1;
-		lat[i] = now() - t0;
+		lat[i] = mono_ns() - t0;
 	}
 	report("kernel-first-touch-write", lat, n);
 	touch_read("kernel-first-touch-read", r, n, lat);
@@ -253,15 +243,15 @@ static size_t read_pass(const char *name, volatile unsigned char *r, const size_
 			   c0 = stat_u64(st, "clean_drops");
 	size_t bad = 0;
 	unsigned long long a0 = agent_cpu_ns();
-	uint64_t t_start = now();
+	uint64_t t_start = mono_ns();
 	for (size_t j = 0; j < n; j++) {
 		size_t i = order[j];
-		uint64_t t0 = now();
+		uint64_t t0 = mono_ns();
 		unsigned char v = r[i * PS];
-		lat[j] = now() - t0;
+		lat[j] = mono_ns() - t0;
 		bad += v != (unsigned char)((i % 251) + 1);
 	}
-	uint64_t wall = now() - t_start;
+	uint64_t wall = mono_ns() - t_start;
 	char mode[64];
 	snprintf(mode, sizeof mode, "monitor-%s", name);
 	report(mode, lat, n);
@@ -296,9 +286,9 @@ static void monitor_mode(size_t n, const char *ctl, uint64_t *lat)
 	 * (write_zero_fills) rather than the shared zero page that the write then copies */
 	unsigned long long wz0 = stat_u64(control(ctl, "{\"cmd\":\"stats\"}\n"), "write_zero_fills");
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now();
+		uint64_t t0 = mono_ns();
 		r[i * PS] = (unsigned char)((i % 251) + 1);
-		lat[i] = now() - t0;
+		lat[i] = mono_ns() - t0;
 		memset((void *)(r + i * PS + 1), (int)(i % 251) + 1, PS - 1);
 	}
 	report("monitor-zero-write", lat, n);

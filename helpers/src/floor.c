@@ -31,23 +31,11 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "mono.h"
+
 #define PS 4096ul
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static char *fresh(size_t n)
 {
@@ -64,11 +52,11 @@ static char *fresh(size_t n)
 static uint64_t touch_median(volatile const char *p, size_t n, uint64_t *lat)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = mono_ns();
 		(void)p[i * PS];
-		lat[i] = now_ns() - t0;
+		lat[i] = mono_ns() - t0;
 	}
-	qsort(lat, n, sizeof *lat, by_value);
+	qsort(lat, n, sizeof *lat, mono_cmp_u64);
 	return lat[n / 2];
 }
 
