@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { ExperimentConfig } from '../config/schema.js';
-import { DEFAULT_HELPERS_DIR } from '../doctor/checks.js';
+import { HELPERS_BIN } from '../handler/monitor.js';
 import { formatFloor, parseFloor } from '../results/floor.js';
 import type { HandlerFloorSummary } from '../results/types.js';
 import { hostCpu } from './host-run.js';
@@ -32,7 +32,7 @@ export interface FloorOptions {
 /** Measures the floor when a host-placed fluidmem arm will run; undefined otherwise. */
 export async function probeHandlerFloor(o: FloorOptions): Promise<HandlerFloorSummary | undefined> {
   if (!o.config.arms.some((a) => a.kind === 'fluidmem' && a.placement === 'host')) return undefined;
-  const bin = join(o.helpersDir ?? DEFAULT_HELPERS_DIR, 'fluidlab-floor');
+  const bin = join(o.helpersDir ?? HELPERS_BIN, 'fluidlab-floor');
   if (!existsSync(bin)) return { skipped: `${bin} is not built (make -C helpers)` };
   const cpu = hostCpu(o.config) ?? null;
   const argv = cpu === null ? [bin, String(FLOOR_PAGES)] : ['taskset', '-c', String(cpu), bin, String(FLOOR_PAGES)];
