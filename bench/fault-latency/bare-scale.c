@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "../../helpers/src/hist.h"
-#include "../../helpers/src/mono.h"
+#include "../../helpers/src/timing.h"
 
 #define PS 4096ul
 
@@ -87,11 +87,10 @@ static void child(int sock, int go, unsigned seed, long ops, long region, long p
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(1);
-	char *r = mmap(NULL, (size_t)region * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *r = timing_fresh_pages((size_t)region);
 	int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (r == MAP_FAILED || u < 0)
-		die("mmap/userfaultfd");
-	madvise(r, (size_t)region * PS, MADV_NOHUGEPAGE);
+	if (u < 0)
+		die("userfaultfd");
 	struct uffdio_api api = {.api = UFFD_API};
 	struct uffdio_register reg = {.range = {(uint64_t)(uintptr_t)r, (uint64_t)region * PS},
 				      .mode = UFFDIO_REGISTER_MODE_MISSING};
@@ -171,13 +170,13 @@ int main(int argc, char **argv)
 			ssize_t got = read(evs[i].data.fd, &m, sizeof m);
 			if (got != (ssize_t)sizeof m)
 				continue; /* EAGAIN: another reader's wake-up; exits are seen by waitpid */
-			uint64_t t0 = mono_ns();
+			uint64_t t0 = timing_ns();
 			if (m.event != UFFD_EVENT_PAGEFAULT)
 				continue;
 			struct uffdio_copy c = {.dst = m.arg.pagefault.address & ~(PS - 1),
 						.src = (uint64_t)(uintptr_t)page, .len = PS};
 			if (ioctl(evs[i].data.fd, UFFDIO_COPY, &c) == 0)
-				hist_add(&h, mono_ns() - t0);
+				hist_add(&h, timing_ns() - t0);
 			else if (errno != EEXIST && errno != ENOENT)
 				die("UFFDIO_COPY");
 		}

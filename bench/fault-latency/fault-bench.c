@@ -45,7 +45,7 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
-#include "../../helpers/src/mono.h"
+#include "../../helpers/src/timing.h"
 
 #define PS 4096ul
 
@@ -55,7 +55,7 @@ static void report(const char *mode, uint64_t *lat, size_t n)
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += (double)lat[i];
-	qsort(lat, n, sizeof *lat, mono_cmp_u64);
+	qsort(lat, n, sizeof *lat, timing_cmp_u64);
 	printf("{\"mode\":\"%s\",\"count\":%zu,\"p50_ns\":%llu,\"p99_ns\":%llu,\"mean_ns\":%.0f}\n", mode, n,
 	       (unsigned long long)lat[n / 2], (unsigned long long)lat[(n * 99) / 100], sum / (double)n);
 	fflush(stdout);
@@ -64,31 +64,20 @@ static void report(const char *mode, uint64_t *lat, size_t n)
 static void touch_read(const char *mode, volatile unsigned char *base, size_t n, uint64_t *lat)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = timing_ns();
 		(void)base[i * PS];
-		lat[i] = mono_ns() - t0;
+		lat[i] = timing_ns() - t0;
 	}
 	report(mode, lat, n);
 }
 
-static void *map_private(size_t n)
-{
-	void *p = mmap(NULL, n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(1);
-	}
-	madvise(p, n * PS, MADV_NOHUGEPAGE);
-	return p;
-}
-
 static void kernel_mode(size_t n, uint64_t *lat)
 {
-	volatile unsigned char *w = map_private(n), *r = map_private(n);
+	volatile unsigned char *w = timing_fresh_pages(n), *r = timing_fresh_pages(n);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = timing_ns();
 		w[i * PS] = 1;
-		lat[i] = mono_ns() - t0;
+		lat[i] = timing_ns() - t0;
 	}
 	report("kernel-first-touch-write", lat, n);
 	touch_read("kernel-first-touch-read", r, n, lat);
@@ -141,7 +130,7 @@ static void bare_handler(int uffd, int spin)
 
 static void bare_mode(size_t n, uint64_t *lat, const char *handler_cpu, int spin)
 {
-	unsigned char *r = map_private(n);
+	unsigned char *r = timing_fresh_pages(n);
 	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 	struct uffdio_api api = {.api = UFFD_API};
 	struct uffdio_register reg = {.range = {(unsigned long)r, n * PS}, .mode = UFFDIO_REGISTER_MODE_MISSING};
@@ -243,15 +232,15 @@ static size_t read_pass(const char *name, volatile unsigned char *r, const size_
 			   c0 = stat_u64(st, "clean_drops");
 	size_t bad = 0;
 	unsigned long long a0 = agent_cpu_ns();
-	uint64_t t_start = mono_ns();
+	uint64_t t_start = timing_ns();
 	for (size_t j = 0; j < n; j++) {
 		size_t i = order[j];
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = timing_ns();
 		unsigned char v = r[i * PS];
-		lat[j] = mono_ns() - t0;
+		lat[j] = timing_ns() - t0;
 		bad += v != (unsigned char)((i % 251) + 1);
 	}
-	uint64_t wall = mono_ns() - t_start;
+	uint64_t wall = timing_ns() - t_start;
 	char mode[64];
 	snprintf(mode, sizeof mode, "monitor-%s", name);
 	report(mode, lat, n);
@@ -286,9 +275,9 @@ static void monitor_mode(size_t n, const char *ctl, uint64_t *lat)
 	 * (write_zero_fills) rather than the shared zero page that the write then copies */
 	unsigned long long wz0 = stat_u64(control(ctl, "{\"cmd\":\"stats\"}\n"), "write_zero_fills");
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = timing_ns();
 		r[i * PS] = (unsigned char)((i % 251) + 1);
-		lat[i] = mono_ns() - t0;
+		lat[i] = timing_ns() - t0;
 		memset((void *)(r + i * PS + 1), (int)(i % 251) + 1, PS - 1);
 	}
 	report("monitor-zero-write", lat, n);

@@ -39,7 +39,7 @@ T=$(mktemp -d)
 MPID=
 cleanup() { [ -n "$MPID" ] && kill "$MPID" 2>/dev/null; jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
-run() { # $1 = processes
+run() { # $1 = processes, $2 = label: its p50 kept
 	"${SCHED_CMD[@]}" "$B/fluidmem-monitor" --socket "$T/s$1" --control "$T/c$1" --backend dram --capacity $(($1 * 96)) >"$T/o$1" 2>"$T/e$1" &
 	MPID=$!
 	for _ in $(seq 100); do grep -q ready "$T/o$1" 2>/dev/null && break; sleep 0.05; done

@@ -33,30 +33,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mono.h"
+#include "timing.h"
 
 #define PS 4096ul
-
-static char *fresh(size_t n)
-{
-	char *p = mmap(NULL, n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("fluidlab-floor: mmap");
-		exit(1);
-	}
-	madvise(p, n * PS, MADV_NOHUGEPAGE);
-	return p;
-}
 
 /* Median of n first-touch reads of p's pages, in ns. */
 static uint64_t touch_median(volatile const char *p, size_t n, uint64_t *lat)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = timing_ns();
 		(void)p[i * PS];
-		lat[i] = mono_ns() - t0;
+		lat[i] = timing_ns() - t0;
 	}
-	qsort(lat, n, sizeof *lat, mono_cmp_u64);
+	qsort(lat, n, sizeof *lat, timing_cmp_u64);
 	return lat[n / 2];
 }
 
@@ -96,9 +85,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	uint64_t *lat = calloc(n, sizeof *lat);
-	uint64_t kernel = touch_median(fresh(n), n, lat);
+	uint64_t kernel = touch_median(timing_fresh_pages(n), n, lat);
 
-	char *a = fresh(n);
+	char *a = timing_fresh_pages(n);
 	int ua = registered(a, n);
 	if (ua < 0) {
 		printf("{\"error\":\"userfaultfd: %s\"}\n", strerror(errno));
@@ -114,12 +103,12 @@ int main(int argc, char **argv)
 		perror("fluidlab-floor: fork");
 		return 1;
 	}
-	usleep(20000); /* let the handler block in read() first */
+	usleep(20000); /* let the handler block in poll() first */
 	uint64_t process = touch_median(a, n, lat);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 
-	char *b = fresh(n);
+	char *b = timing_fresh_pages(n);
 	int ub = registered(b, n);
 	pthread_t t;
 	if (ub < 0 || pthread_create(&t, NULL, serve, (void *)(intptr_t)ub) != 0) {
